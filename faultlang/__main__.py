@@ -1,0 +1,3 @@
+from faultlang.cli import main
+
+raise SystemExit(main())

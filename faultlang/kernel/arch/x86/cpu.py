@@ -1,0 +1,119 @@
+"""The CPU's side of a memory access: the MMU's page walk, and #PF when it fails.
+
+Not a kernel file: this is the hardware the kernel runs on. The MMU walks the four
+(or five) levels, checks present / user / RW / NX, sets the accessed and dirty bits
+itself (no fault for those), and otherwise raises a page fault with an error code.
+After the kernel handles the fault the instruction runs again, which may fault again
+(an instruction fetch from a page the fault mapped NX ends in SIGSEGV).
+"""
+
+from __future__ import annotations
+
+from faultlang.errors import SimulatorBug
+from faultlang.kernel.arch.x86.mm.fault import (
+    X86_PF_INSTR, X86_PF_PROT, X86_PF_USER, X86_PF_WRITE, exc_page_fault,
+)
+from faultlang.kernel.include.linux import pgtable as pt
+from faultlang.kernel.include.linux.sched import KERNEL_REGS, USER_REGS, Task
+
+MAX_REEXECUTE = 4
+
+_P, _RW, _A, _D = pt._PAGE_PRESENT, pt._PAGE_RW, pt._PAGE_ACCESSED, pt._PAGE_DIRTY
+_NX, _PSE, _PFN = pt._PAGE_NX, pt._PAGE_PSE, pt.PFN_MASK
+
+
+class AccessResult:
+    """What one access did: the #PFs it raised and what it read or wrote."""
+
+    __slots__ = ("faults", "error_code", "value", "signal", "ret", "blocked")
+
+    def __init__(self) -> None:
+        self.faults = 0              # hardware page faults taken
+        self.error_code = None       # the first one's error code
+        self.value = None            # the value read or written
+        self.signal = None           # (signal, si_code, address) if one was sent
+        self.ret = 0                 # the last handle_mm_fault result
+        self.blocked = False
+
+
+def mmu_access(mm, address: int, write: bool, exec_: bool, user: bool, value) -> int:
+    """One try at the access. Returns -1 when done, else the #PF error code.
+
+    A write stores `value` (an int); a read returns nothing here: mmu_read does that.
+    """
+    table = mm.pgd
+    shift = 48 if mm.levels == 5 else 39
+    while shift > 12:
+        entry = table[(address >> shift) & 511]
+        if entry is None:
+            return _error(0, write, exec_, user)
+        if type(entry) is int:
+            return _leaf(mm, table, (address >> shift) & 511, entry, address, write, exec_, user,
+                         value, (address >> 12) & ((1 << (shift - 12)) - 1))
+        table = entry
+        shift -= 9
+    i = (address >> 12) & 511
+    return _leaf(mm, table, i, table[i], address, write, exec_, user, value, 0)
+
+
+def _error(present: int, write: bool, exec_: bool, user: bool) -> int:
+    code = present
+    if write:
+        code |= X86_PF_WRITE
+    if user:
+        code |= X86_PF_USER
+    if exec_:
+        code |= X86_PF_INSTR
+    return code
+
+
+def _leaf(mm, table: list, i: int, pte: int, address: int, write: bool, exec_: bool,
+          user: bool, value, sub: int) -> int:
+    if not pte & _P:
+        return _error(0, write, exec_, user)
+    if write and not pte & _RW or exec_ and pte & _NX:
+        return _error(X86_PF_PROT, write, exec_, user)
+    new = pte | _A | (_D if write else 0)
+    if new != pte:
+        table[i] = new
+    if write:
+        mm.system.phys.mem[((pte & _PFN) >> 12) + sub] = value
+    return -1
+
+
+def mmu_read(mm, address: int) -> int:
+    """The value at a mapped, present address (after mmu_access succeeded)."""
+    table = mm.pgd
+    shift = 48 if mm.levels == 5 else 39
+    while shift > 12:
+        entry = table[(address >> shift) & 511]
+        if type(entry) is int:
+            sub = (address >> 12) & ((1 << (shift - 12)) - 1)
+            return mm.system.phys.mem[((entry & _PFN) >> 12) + sub]
+        table = entry
+        shift -= 9
+    return mm.system.phys.mem[(table[(address >> 12) & 511] & _PFN) >> 12]
+
+
+def cpu_access(task: Task, address: int, op: str, value=None) -> AccessResult:
+    """Run one load, store or instruction fetch; fault as often as the hardware would."""
+    mm = task.mm
+    write = op in ("write", "kwrite")
+    exec_ = op == "exec"
+    user = op not in ("kread", "kwrite")
+    result = AccessResult()
+    task.pending_signal = None
+    mm.system.current = task
+    for _ in range(MAX_REEXECUTE):
+        code = mmu_access(mm, address, write, exec_, user, value)
+        if code < 0:
+            result.value = value if write else mmu_read(mm, address)
+            return result
+        result.faults += 1
+        if result.error_code is None:
+            result.error_code = code
+        result.ret = exc_page_fault(task, USER_REGS if user else KERNEL_REGS, code, address)
+        if task.pending_signal is not None:
+            result.signal = task.pending_signal
+            return result
+    raise SimulatorBug(f"access to {address:#x} still faults after {MAX_REEXECUTE} faults")

@@ -1,0 +1,65 @@
+"""Mirrors mm/rmap.c (and the folio reference helpers of mm/swap.c): who maps a folio.
+
+Simplified: mapcount is kept per folio (the sum over its pages), the reverse map itself
+(which VMAs map a folio) is not built: nothing in faultlang walks it yet.
+"""
+
+from __future__ import annotations
+
+from faultlang.kernel.include.linux.mm_types import AnonVma, Folio, Vma
+from faultlang.kernel.mm.page_alloc import free_folio
+
+
+def folio_get(folio: Folio) -> None:
+    folio.refcount += 1
+
+
+def folio_put(phys, folio: Folio) -> None:
+    """folio_put(): drop a reference; the last one frees the frames (__folio_put)."""
+    folio.refcount -= 1
+    if folio.refcount == 0:
+        free_folio(phys, folio)
+
+
+def folio_add_new_anon_rmap(folio: Folio, vma: Vma, address: int, exclusive: bool = True) -> None:
+    """A freshly allocated anonymous folio gets its first mapping (RMAP_EXCLUSIVE)."""
+    folio.anon = True
+    folio.mapping = vma.anon_vma
+    folio.index = ((address - vma.vm_start) >> 12) + vma.vm_pgoff
+    folio.mapcount += folio.nr_pages
+    if exclusive:
+        folio.exclusive = set(range(folio.nr_pages))
+
+
+def folio_add_anon_rmap_ptes(folio: Folio, nr: int = 1) -> None:
+    folio.mapcount += nr
+
+
+def folio_add_file_rmap_ptes(folio: Folio, nr: int = 1) -> None:
+    folio.mapcount += nr
+
+
+def folio_remove_rmap_ptes(folio: Folio, nr: int = 1) -> None:
+    folio.mapcount -= nr
+
+
+def folio_try_dup_anon_rmap_pte(folio: Folio, page: int) -> bool:
+    """fork: share an anon page with the child. Fails for an exclusive page that may be
+    DMA-pinned (the caller then copies it); otherwise PageAnonExclusive is cleared."""
+    if page in folio.exclusive and folio.pincount:
+        return False
+    folio.exclusive.discard(page)
+    folio.mapcount += 1
+    return True
+
+
+def folio_move_anon_rmap(folio: Folio, vma: Vma) -> None:
+    """The folio now belongs to this VMA's anon_vma alone (after a reuse in do_wp_page)."""
+    folio.mapping = vma.anon_vma
+
+
+def anon_vma_fork(child: Vma, parent: Vma) -> None:
+    """The child's VMA gets an anon_vma chained to the parent's root."""
+    if parent.anon_vma is not None:
+        child.anon_vma = AnonVma(parent.anon_vma.root)
+        parent.anon_vma.root.degree += 1

@@ -1,0 +1,121 @@
+"""The machine settings of `set KEY VALUE` (spec section 3): defaults and allowed values.
+
+DEFAULTS follows Linux 6.18 on x86-64; `show settings` lists it. `check_setting` says
+what is wrong with a value in one sentence and how to fix it in another.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+from faultlang.lang.lexical import format_size, one_of, suggestion
+
+__all__ = ["DEFAULTS", "DESCRIPTIONS", "check_setting"]
+
+Value = Union[int, str]
+Problem = Optional[tuple[str, str]]
+
+K, M = 1 << 10, 1 << 20
+
+DEFAULTS: dict[str, Value] = {
+    "ram": 256 * M, "swap": 0, "levels": 4, "thp": "madvise", "mthp": "off",
+    "hugepages": 0, "fault_around": 64 * K, "page_cluster": 3, "swap_device": "disk",
+    "kernel": "6.18", "read_ahead": 128 * K, "zero_page": "on", "policy": "linux",
+    "numa_nodes": 1,
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "ram": "physical memory available to user pages (frames)",
+    "swap": "size of the swap device; 0 means no swap",
+    "levels": "page-table levels, 4 or 5",
+    "thp": "transparent huge pages: always, madvise or never",
+    "mthp": "anonymous multi-size THP: off, or a size such as 64K enabled as always",
+    "hugepages": "number of 2 MiB pages in the hugetlb pool",
+    "fault_around": "fault_around_bytes",
+    "page_cluster": "vm.page-cluster (swap readahead of 2^n pages)",
+    "swap_device": "disk, ssd or zram",
+    "kernel": "behaviour profile: 6.18, or 6.12 where the two differ",
+    "read_ahead": "read_ahead_kb of the backing device",
+    "zero_page": "map the shared zero page on anonymous read faults: on or off",
+    "policy": "reclaim policy: linux, fifo, lru, clock or opt",
+    "numa_nodes": "NUMA nodes; frames are split evenly between them",
+}
+
+_WORDS: dict[str, tuple[str, ...]] = {
+    "thp": ("always", "madvise", "never"), "swap_device": ("disk", "ssd", "zram"),
+    "kernel": ("6.18", "6.12"), "zero_page": ("on", "off"),
+    "policy": ("linux", "fifo", "lru", "clock", "opt"),
+}
+
+
+def _size(key: str, low: int, example: str, unit: int = 4 * K) -> Callable[[Value], Problem]:
+    def check(value: Value) -> Problem:
+        if not isinstance(value, int):
+            return f"{key} takes a size, not '{value}'", f"write e.g. set {key} {example}"
+        if value < low or value % unit:
+            return (f"{key} {format_size(value)} is not a positive multiple of "
+                    f"{format_size(unit)}" if low else
+                    f"{key} {format_size(value)} is not a multiple of {format_size(unit)}",
+                    f"write e.g. set {key} {example}")
+        return None
+    return check
+
+
+def _count(key: str, low: int, high: Optional[int], example: str) -> Callable[[Value], Problem]:
+    def check(value: Value) -> Problem:
+        if not isinstance(value, int) or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            return f"{key} takes a number {bound}, not '{value}'", f"write e.g. set {key} {example}"
+        return None
+    return check
+
+
+def _power_of_two(key: str, low: int, high: int, off: bool) -> Callable[[Value], Problem]:
+    def check(value: Value) -> Problem:
+        if off and value == "off":
+            return None
+        if isinstance(value, int) and low <= value <= high and not value & (value - 1):
+            return None
+        accepted = f"{'off or ' if off else ''}a power of two from {format_size(low)} " \
+                   f"to {format_size(high)}"
+        return f"{key} cannot be '{value if isinstance(value, str) else format_size(value)}'", \
+            f"use {accepted}"
+    return check
+
+
+def _word(key: str) -> Callable[[Value], Problem]:
+    choices = _WORDS[key]
+
+    def check(value: Value) -> Problem:
+        if str(value) in choices:
+            return None
+        hint = suggestion(str(value), choices, f"use {one_of(choices)}")
+        return f"{key} cannot be '{value}'", hint
+    return check
+
+
+_CHECKS: dict[str, Callable[[Value], Problem]] = {
+    "ram": _size("ram", 1, "64M"),
+    "swap": _size("swap", 0, "256M"),
+    "levels": lambda v: None if v in (4, 5) else (f"levels cannot be '{v}'", "use 4 or 5"),
+    "thp": _word("thp"),
+    "mthp": _power_of_two("mthp", 8 * K, 1 * M, off=True),
+    "hugepages": _count("hugepages", 0, None, "8"),
+    "fault_around": _power_of_two("fault_around", 4 * K, 2 * M, off=False),
+    "page_cluster": _count("page_cluster", 0, 31, "3"),
+    "swap_device": _word("swap_device"),
+    "kernel": _word("kernel"),
+    "read_ahead": _size("read_ahead", 0, "128K"),
+    "zero_page": _word("zero_page"),
+    "policy": _word("policy"),
+    "numa_nodes": _count("numa_nodes", 1, 64, "2"),
+}
+
+
+def check_setting(key: str, value: Value) -> Problem:
+    """(problem, hint) when `set key value` is not allowed, else None."""
+    check = _CHECKS.get(key)
+    if check is None:
+        return f"unknown setting '{key}'", suggestion(key, DEFAULTS, f"settings are "
+                                                      f"{one_of(list(DEFAULTS))}")
+    return check(value)

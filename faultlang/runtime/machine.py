@@ -1,0 +1,287 @@
+"""The Machine: a simulated computer running the engine, in the scenario's own terms.
+
+It owns one kernel System, knows the scenario's names (processes, mappings), turns
+targets into addresses, runs accesses through the CPU model one page at a time and
+records each as a StepRecord. Everything it hands out is plain data (snapshots).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+from faultlang.errors import ScenarioError, StepLimitExceeded
+from faultlang.kernel.arch.x86.cpu import cpu_access
+from faultlang.kernel.include.linux.mm_types import fault_names
+from faultlang.kernel.include.linux.sched import Task
+from faultlang.kernel.kernel.exit import do_exit
+from faultlang.kernel.kernel.fork import copy_process
+from faultlang.kernel.mm import gup, madvise, mlock, mmap, mprotect
+from faultlang.kernel.settings import Settings
+from faultlang.kernel.system import System
+from faultlang.kernel.trace import recorder
+from faultlang.lang import ast
+from faultlang.runtime import inspect
+from faultlang.snapshots import CallFrame, Counters, StepRecord
+
+DEFAULT_MAX_STEPS = 5_000_000
+PAGE = 4096
+# Helpers that run inside a fault but do not decide its outcome (see StepRecord.handler).
+_NOT_DECIDERS = frozenset({"mm_account_fault", "__alloc_pages", "vmf_anon_prepare",
+                           "alloc_anon_folio", "lock_vma_under_rcu", "lock_mm_and_find_vma",
+                           "access_error", "force_sig_fault", "exc_page_fault",
+                           "do_user_addr_fault", "faultin_page"})
+
+
+@dataclass
+class Mapping:
+    """A scenario name for a range: where `map NAME` put it and how big it was."""
+
+    name: str
+    start: int
+    size: int
+    kind: str
+    process: str
+
+    @property
+    def pages(self) -> int:
+        return self.size // PAGE
+
+
+def frames_of(raw: list) -> tuple[CallFrame, ...]:
+    return tuple(CallFrame(d, sym, f, w, None if r is None else fault_names(r))
+                 for d, sym, f, w, r in raw)
+
+
+def decider(frames: tuple[CallFrame, ...], signal: Optional[str]) -> Optional[str]:
+    """The function that decided a fault's outcome, for the one-line log."""
+    if signal:
+        for k, f in enumerate(frames):
+            if f.symbol in ("force_sig_fault", "kernelmode_fixup_or_oops", "pagefault_out_of_memory"):
+                return frames[k - 1].symbol if f.symbol == "force_sig_fault" and k else f.symbol
+    best = None
+    for f in frames:
+        if f.symbol not in _NOT_DECIDERS and (best is None or f.depth >= best.depth):
+            best = f
+    return best.symbol if best else None
+
+
+class Machine:
+    def __init__(self, settings: Optional[Settings] = None, *, record: bool = True,
+                 max_steps: int = DEFAULT_MAX_STEPS):
+        self.settings = settings or Settings()
+        self.system = System(self.settings)
+        self.record = record
+        self.max_steps = max_steps
+        self.processes: dict[str, Task] = {}
+        self.mappings: dict[str, Mapping] = {}
+        self.steps: list[StepRecord] = []
+        self.step = 0
+        self.line = 0
+        self.statement_index = 0
+        main = self.system.new_task("main", self.system.new_mm())
+        self.processes["main"] = main
+        self.current = "main"
+
+    # --- names ----------------------------------------------------------------
+
+    def task(self, name: Optional[str] = None) -> Task:
+        name = name or self.current
+        task = self.processes.get(name)
+        if task is None:
+            raise ScenarioError(f"there is no process '{name}'",
+                                "create it with `process NAME` or `fork NAME` first")
+        return task
+
+    def live_task(self, name: Optional[str], node: ast.Node) -> Task:
+        task = self.task(name)
+        if not task.alive:
+            raise ScenarioError(f"process '{task.comm}' has exited",
+                                "use a process that is still running", node.span)
+        return task
+
+    def mapping(self, name: str, node: ast.Node) -> Mapping:
+        m = self.mappings.get(name)
+        if m is None:
+            raise ScenarioError(f"there is no mapping '{name}'",
+                                f"declare it with `map {name} anon size ...` first", node.span)
+        return m
+
+    def addresses(self, target: ast.Target) -> range:
+        """The page addresses a target touches, in order (a byte address for `+off`)."""
+        if isinstance(target, ast.Absolute):
+            return range(target.address, target.address + 1)
+        m = self.mapping(target.mapping, target)
+        if isinstance(target, ast.ByteOffset):
+            return range(m.start + target.offset, m.start + target.offset + 1)
+        if isinstance(target, ast.PageIndex):
+            return range(m.start + target.index * PAGE, m.start + target.index * PAGE + 1)
+        start = 0 if target.start is None else target.start
+        stop = m.pages if target.stop is None else target.stop
+        if target.reverse:
+            first = start + ((stop - 1 - start) // target.step) * target.step
+            return range(m.start + first * PAGE, m.start + start * PAGE - 1, -target.step * PAGE)
+        return range(m.start + start * PAGE, m.start + stop * PAGE, target.step * PAGE)
+
+    def span_of(self, target: ast.Target) -> tuple[int, int]:
+        """[start, end) in bytes covered by a range target, page aligned (for syscalls)."""
+        addrs = self.addresses(target)
+        lo, hi = min(addrs[0], addrs[-1]), max(addrs[0], addrs[-1])
+        return lo & ~(PAGE - 1), (hi & ~(PAGE - 1)) + PAGE
+
+    def label(self, address: int) -> str:
+        for m in self.mappings.values():
+            if m.start <= address < m.start + m.size:
+                off = address - m.start
+                return f"{m.name}[{off // PAGE}]" if off % PAGE == 0 else f"{m.name}+{off:#x}"
+        return f"{address:#x}"
+
+    # --- bounded work ------------------------------------------------------------
+
+    def charge(self, pages: int, node: ast.Node) -> None:
+        if self.step + pages > self.max_steps:
+            raise StepLimitExceeded(
+                f"this statement would take the run past {self.max_steps:,} page operations",
+                "touch a smaller range, or raise the limit with --max-steps", node.span)
+
+    # --- accesses --------------------------------------------------------------------
+
+    def access(self, op: str, target: ast.Target, value: Optional[int], node: ast.Node,
+               process: Optional[str] = None) -> list[StepRecord]:
+        task = self.live_task(process, node)
+        addrs = self.addresses(target)
+        self.charge(len(addrs), node)
+        out = []
+        for address in addrs:
+            out.append(self.access_one(task, op, address, value))
+        return out
+
+    def access_one(self, task: Task, op: str, address: int, value: Optional[int]) -> StepRecord:
+        self.step += 1
+        n = self.step
+        if op in ("write", "kwrite") and value is None:
+            value = n
+        before_min, before_maj = task.min_flt, task.maj_flt
+        if self.record:
+            recorder.start()
+        try:
+            result = cpu_access(task, address, op, value)
+        finally:
+            raw = recorder.stop() if self.record else []
+        frames = frames_of(raw) if raw else ()
+        signal = result.signal
+        if signal is not None:
+            outcome = {"SIGKILL": "oom"}.get(signal[0], signal[0])
+            si_code = None if outcome == "oom" else signal[1]
+            if outcome == "oom":
+                self.kill(task, "OOM-killed: no free frame and nothing reclaimable")
+        elif task.maj_flt > before_maj:
+            outcome, si_code = "major", None
+        elif task.min_flt > before_min:
+            outcome, si_code = "minor", None
+        else:
+            outcome, si_code = ("blocked" if result.blocked else "none"), None
+        handler = decider(frames, signal and signal[0]) if result.faults else None
+        step = StepRecord(n=n, line=self.line, process=task.comm, op=op, address=address,
+                          outcome=outcome, si_code=si_code, error_code=result.error_code,
+                          value=result.value if signal is None else None, handler=handler,
+                          frames=frames, target=self.label(address),
+                          statement=self.statement_index)
+        self.steps.append(step)
+        return step
+
+    def drain_gup(self, task: Task, op: str = "gup") -> list[StepRecord]:
+        """GUP faults (populate, mlock, MADV_POPULATE_*) made by the last statement."""
+        out = []
+        for f in self.system.gup_faults:
+            self.step += 1
+            frames = frames_of(f.frames)
+            step = StepRecord(n=self.step, line=self.line, process=task.comm, op=op,
+                              address=f.address, outcome=f.counted or "EFAULT",
+                              handler=decider(frames, None), frames=frames,
+                              target=self.label(f.address), statement=self.statement_index)
+            self.steps.append(step)
+            out.append(step)
+        self.system.gup_faults.clear()
+        return out
+
+    # --- processes -----------------------------------------------------------------------
+
+    def new_process(self, name: str, node: int, stmt: ast.Node) -> None:
+        if name in self.processes:
+            raise ScenarioError(f"a process named '{name}' already exists",
+                                "choose another name", stmt.span)
+        task = self.system.new_task(name, self.system.new_mm())
+        task.numa_node = node
+        self.processes[name] = task
+
+    def fork(self, parent: Optional[str], child: str, stmt: ast.Node) -> list[str]:
+        if child in self.processes:
+            raise ScenarioError(f"a process named '{child}' already exists",
+                                "give the child a new name", stmt.span)
+        ptask = self.live_task(parent, stmt)
+        self.system.current = ptask
+        task, notes = copy_process(ptask, child)
+        self.processes[child] = task
+        return [f"{child} (pid {task.pid}) forked from {ptask.comm}"] + notes
+
+    def kill(self, task: Task, reason: str) -> None:
+        if task.alive:
+            task.exit_reason = reason
+            do_exit(task)
+
+    def exit(self, name: str, stmt: ast.Node) -> list[str]:
+        task = self.live_task(name, stmt)
+        pages = do_exit(task)
+        return [f"{name} exited; {pages} PTEs unmapped"]
+
+    # --- mappings ---------------------------------------------------------------------------
+
+    def map(self, stmt: ast.Map, process: Optional[str] = None) -> list[str]:
+        from faultlang.runtime.mapping import create_mapping
+        return create_mapping(self, stmt, self.live_task(process, stmt))
+
+    def syscall(self, stmt: ast.Node, process: Optional[str] = None) -> list[str]:
+        """munmap, mprotect, madvise, mlock, munlock, msync on a range."""
+        task = self.live_task(process, stmt)
+        self.system.current = task
+        mm = task.mm
+        start, end = self.span_of(stmt.target)            # type: ignore[attr-defined]
+        try:
+            if isinstance(stmt, ast.Munmap):
+                return [f"{mmap.do_vmi_munmap(mm, start, end - start)} PTEs unmapped"]
+            if isinstance(stmt, ast.Mprotect):
+                return [f"{mprotect.do_mprotect_pkey(mm, start, end - start, stmt.prot)} PTEs changed"]
+            if isinstance(stmt, ast.Madvise):
+                self.charge(0, stmt)
+                note = madvise.do_madvise(mm, start, end - start, stmt.advice)
+                return [note] if note else []
+            if isinstance(stmt, (ast.Mlock, ast.Munlock)):
+                got = mlock.do_mlock(mm, start, end - start, isinstance(stmt, ast.Mlock))
+                return [f"{got} pages populated"] if isinstance(stmt, ast.Mlock) else []
+            if isinstance(stmt, ast.Msync):
+                from faultlang.kernel.mm.msync import do_msync
+                return [do_msync(mm, start, end - start)]
+        except mmap.MmapError as err:
+            return [f"failed: {err.errno} ({err.reason})"]
+        raise TypeError(stmt)
+
+    # --- observing ------------------------------------------------------------------------------
+
+    def counters(self, name: Optional[str] = None) -> Counters:
+        return inspect.counters(self.task(name))
+
+    def counter_values(self) -> dict[str, int]:
+        """Every counter an `expect` can name, for delta computations."""
+        values = {}
+        for name, task in self.processes.items():
+            c = inspect.counters(task)
+            for key in ("minflt", "majflt", "page_faults", "rss", "swap"):
+                values[f"{name}.{key}"] = getattr(c, key)
+        values.update(self.system.vmstat.items())
+        values["free"] = self.system.phys.nr_free()
+        values["swap_used"] = inspect.swap_used(self.system)
+        return values
+
+    def walk_targets(self, target: ast.Target) -> Iterator[int]:
+        yield from self.addresses(target)

@@ -1,0 +1,64 @@
+"""`map NAME KIND ...`: from the statement to do_mmap and the options after it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from faultlang.errors import ScenarioError
+from faultlang.kernel.include.linux.sched import Task
+from faultlang.kernel.mm import gup, madvise, mmap
+from faultlang.lang import ast
+
+if TYPE_CHECKING:
+    from faultlang.runtime.machine import Machine
+
+PMD_SIZE = 2 << 20
+VM_GROWSDOWN = 0x100
+VM_LOCKED = 0x2000
+VM_NORESERVE = 0x200000
+_OPTION_FLAGS = {"growsdown": VM_GROWSDOWN, "locked": VM_LOCKED, "noreserve": VM_NORESERVE}
+
+
+def create_mapping(machine: "Machine", stmt: ast.Map, task: Task) -> list[str]:
+    if stmt.name in machine.mappings:
+        raise ScenarioError(f"a mapping named '{stmt.name}' already exists",
+                            "give each mapping its own name", stmt.span)
+    prot = stmt.prot or "rw-"
+    shared = stmt.shared if stmt.shared is not None else stmt.kind == "shmem"
+    extra = 0
+    for option in stmt.options:
+        extra |= _OPTION_FLAGS.get(option, 0)
+    # Anonymous mmap of a multiple of 2 MiB gets a 2 MiB-aligned address
+    # (thp_get_unmapped_area_vmflags in __get_unmapped_area).
+    align = PMD_SIZE if stmt.kind == "anon" and not shared and stmt.size % PMD_SIZE == 0 else 4096
+    if stmt.kind != "anon":
+        raise ScenarioError(f"'{stmt.kind}' mappings are not simulated yet",
+                            "use an anon mapping for now", stmt.span)
+    machine.system.current = task
+    try:
+        vma = mmap.do_mmap(task.mm, stmt.at, stmt.size, prot, shared, name=stmt.name,
+                           kind=stmt.kind, extra_flags=extra, align=align)
+    except mmap.MmapError as err:
+        return [f"mmap failed: {err.errno} ({err.reason})"]
+    if extra & VM_LOCKED:
+        task.mm.locked_vm += stmt.size >> 12
+    from faultlang.runtime.machine import Mapping
+    machine.mappings[stmt.name] = Mapping(stmt.name, vma.vm_start, stmt.size, stmt.kind, task.comm)
+    notes = [f"{stmt.name}: {vma.vm_start:#x}-{vma.vm_end:#x} ({stmt.size >> 12} pages, "
+             f"{stmt.kind} {'shared' if shared else 'private'} {prot})"]
+    for option in stmt.options:
+        if option in _OPTION_FLAGS and option != "locked":
+            continue
+        if option in ("populate", "locked"):
+            machine.charge(stmt.size >> 12, stmt)
+            got = gup.mm_populate(task.mm, vma.vm_start, stmt.size)
+            notes.append(f"{'MAP_LOCKED' if option == 'locked' else 'MAP_POPULATE'}: "
+                         f"{got} pages populated")
+        else:
+            try:
+                note = madvise.do_madvise(task.mm, vma.vm_start, stmt.size, option)
+            except mmap.MmapError as err:
+                note = f"madvise {option} failed: {err.errno} ({err.reason})"
+            if note:
+                notes.append(f"madvise {option}: {note}")
+    return notes
