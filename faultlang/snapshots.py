@@ -1,6 +1,8 @@
 """Plain-data views of a run: what the engine reports and the renderers draw.
 
-Nothing here refers to engine objects. The runtime fills these from the engine;
+Nothing here refers to engine objects. CallFrame and StepRecord are made in the
+millions, so they are plain slotted classes rather than frozen ones: treat them as
+read-only all the same. The runtime fills these from the engine;
 `faultlang.render` and the JSON output read only these (and never import
 faultlang.kernel). Every class converts to JSON-ready data with `to_data()`.
 """
@@ -15,7 +17,7 @@ def _data(obj: Any) -> Any:
     return asdict(obj)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CallFrame:
     """One kernel function entered during a fault.
 
@@ -32,7 +34,7 @@ class CallFrame:
     ret: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StepRecord:
     """One access to one page (a range access gives one record per page touched),
     or one GUP fault (op "gup": populate, mlock, madvise populate_*)."""

@@ -1,10 +1,15 @@
 """Call-path recording: @kfunc marks a function as the kernel function it mirrors.
 
 Not a kernel file. While a recorder is active, every decorated function that runs
-appends a frame (depth, symbol, source file) before it runs and fills in what it
-returned afterwards; `why()` attaches the reason a branch was taken to the frame of
-the function that is running. The path shown to users is therefore the functions
-that actually ran, never a hand-written list.
+appends an "enter" record before it runs and its result after it returns; `why()`
+appends the reason for a branch to the function that is running. The path shown to
+users is therefore the functions that actually ran, never a hand-written list.
+
+The raw record of one fault is a flat list, cheap to append to on the hot path:
+    (symbol, file)   a function was entered
+    "text"           why() inside the innermost running function
+    int | None       the innermost function returned (its VM_FAULT_* bits, or None)
+`decode()` turns it into (depth, symbol, file, why, ret) frames when it is shown.
 """
 
 from __future__ import annotations
@@ -13,23 +18,17 @@ from typing import Callable, Optional, TypeVar
 
 F = TypeVar("F", bound=Callable)
 
-# frame layout: [depth, symbol, file, why, ret]; ret stays None for functions whose
-# result is not a VM_FAULT_* value.
-DEPTH, SYMBOL, FILE, WHY, RET = range(5)
-
 
 class Recorder:
-    """The frames of the fault being handled, like the kernel's ftrace function graph."""
+    """The raw record of the fault being handled, like the kernel's function-graph tracer."""
 
-    __slots__ = ("frames", "stack")
+    __slots__ = ("frames",)
 
     def __init__(self) -> None:
         self.frames: Optional[list] = None
-        self.stack: list = []
 
     def start(self) -> list:
         self.frames = []
-        self.stack = []
         return self.frames
 
     def stop(self) -> list:
@@ -39,33 +38,50 @@ class Recorder:
 
 recorder = Recorder()
 
-# Every @kfunc symbol and the file it lives in; docs/kernel-map.md is checked against it.
-KFUNCS: dict[str, str] = {}
+# Every @kfunc symbol → its function (with .kernel_file and .__doc__), for `:explain`
+# and for the check that docs/kernel-map.md lists every mirrored function.
+KFUNCS: dict[str, Callable] = {}
 
 
 def kfunc(file: str, symbol: Optional[str] = None, fault_bits: bool = True) -> Callable[[F], F]:
-    """Mark `fn` as kernel function `symbol` (default: its Python name) of `file`."""
+    """Mark `fn` as kernel function `symbol` (default: its Python name) of `file`.
+
+    fault_bits says whether it returns VM_FAULT_* bits (shown as "→ VM_FAULT_MAJOR").
+    """
 
     def decorate(fn: F) -> F:
         name = symbol or fn.__name__
-        KFUNCS[name] = file
+        entry = (name, file)
         rec = recorder
 
-        def wrapper(*args, **kwargs):
-            frames = rec.frames
-            if frames is None:
-                return fn(*args, **kwargs)
-            stack = rec.stack
-            frame = [len(stack), name, file, "", None]
-            frames.append(frame)
-            stack.append(frame)
-            try:
+        if fault_bits:
+            def wrapper(*args):
+                frames = rec.frames
+                if frames is None:
+                    return fn(*args)
+                frames.append(entry)
+                ret = fn(*args)
+                frames.append(ret)
+                return ret
+        else:
+            def wrapper(*args):      # noqa: F811
+                frames = rec.frames
+                if frames is None:
+                    return fn(*args)
+                frames.append(entry)
+                ret = fn(*args)
+                frames.append(None)
+                return ret
+
+        if fn.__kwdefaults__ is not None:      # keyword-only parameters: the slower wrapper
+            def wrapper(*args, **kwargs):      # noqa: F811
+                frames = rec.frames
+                if frames is None:
+                    return fn(*args, **kwargs)
+                frames.append(entry)
                 ret = fn(*args, **kwargs)
-            finally:
-                stack.pop()
-            if fault_bits:
-                frame[RET] = ret
-            return ret
+                frames.append(ret if fault_bits else None)
+                return ret
 
         wrapper.__name__ = fn.__name__
         wrapper.__qualname__ = fn.__qualname__
@@ -73,6 +89,8 @@ def kfunc(file: str, symbol: Optional[str] = None, fault_bits: bool = True) -> C
         wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
         wrapper.kernel_symbol = name  # type: ignore[attr-defined]
         wrapper.kernel_file = file  # type: ignore[attr-defined]
+        wrapper.python_module = fn.__module__  # type: ignore[attr-defined]
+        KFUNCS[name] = wrapper
         return wrapper  # type: ignore[return-value]
 
     return decorate
@@ -80,7 +98,29 @@ def kfunc(file: str, symbol: Optional[str] = None, fault_bits: bool = True) -> C
 
 def why(text: str) -> None:
     """Say why the running function decided what it did (shown beside it in `show path`)."""
-    stack = recorder.stack
-    if recorder.frames is not None and stack:
-        frame = stack[-1]
-        frame[WHY] = f"{frame[WHY]}; {text}" if frame[WHY] else text
+    frames = recorder.frames
+    if frames is not None:
+        frames.append(text)
+
+
+def recording() -> bool:
+    """True while a fault is being recorded: guard why() texts that are costly to build."""
+    return recorder.frames is not None
+
+
+def decode(raw: list) -> list[tuple[int, str, str, str, object]]:
+    """The raw record → (depth, symbol, file, why, ret) per function entered, in order."""
+    out: list[list] = []
+    stack: list[list] = []
+    for item in raw:
+        if type(item) is tuple:
+            frame = [len(stack), item[0], item[1], "", None]
+            out.append(frame)
+            stack.append(frame)
+        elif type(item) is str:
+            if stack:
+                frame = stack[-1]
+                frame[3] = f"{frame[3]}; {item}" if frame[3] else item
+        elif stack:
+            stack.pop()[4] = item
+    return [tuple(f) for f in out]  # type: ignore[misc]

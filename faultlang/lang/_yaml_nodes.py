@@ -161,7 +161,7 @@ class YamlSource:
     def pairs(self, node: Node, key: str) -> list[tuple[str, Node, Node]]:
         if not isinstance(node, MappingNode):
             raise self.error(node, f"'{key}' takes a mapping of keys",
-                             f"write e.g. {key}: {{name: ..., size: ...}}")
+                             f"write {key}: {{KEY: VALUE, ...}} or indented KEY: VALUE lines")
         return [(self.scalar(k, key), k, v) for k, v in node.value]
 
     def mapping(self, node: Node, key: str, allowed: Iterable[str],

@@ -365,7 +365,7 @@ class _Checker:
             return
         arg = node.arg
         if node.view == "pagetable" and isinstance(arg, ast.Node):
-            self.target(arg)  # type: ignore[arg-type]
+            self.target(arg)
         elif node.view == "path" and arg not in (None, "last") and not isinstance(arg, int):
             self.fail(node, "show path takes a step number or 'last'", "e.g. show path last")
         elif node.view == "pagecache" and isinstance(arg, str):

@@ -3,7 +3,8 @@ what is wrong and one on how to fix it.
 
 Expected tokens are described in words ("a size such as 64K", "the end of the line"),
 never as terminal names; a misspelt keyword gets a "did you mean"; a few common mistakes
-are recognised by example (Lark's `match_examples`) and get a message of their own.
+are recognised by example (in the manner of Lark's `match_examples`) and get a message
+of their own.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ USAGE = {
 _CLASS_WORDS = ("NAME", "NUMBER", "STRING", "PROT", "VERSION", "NEWLINE")
 _TARGET = "a target such as heap[3], heap[0..16], heap[*], heap+0x10 or 0x7f0000001000"
 
-# Common mistakes, recognised by the parser state they leave (Lark's match_examples).
+# Common mistakes: (message, hint) -> inputs that fail the same way (see _labelled).
 _EXAMPLES: dict[tuple[str, str], list[str]] = {
     ("'as' cannot be nested",
      "give one statement after 'as NAME:', or use 'switch NAME' for several"):

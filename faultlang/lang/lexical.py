@@ -90,10 +90,6 @@ def format_size(value: int) -> str:
     return str(value)
 
 
-def format_address(value: int) -> str:
-    return hex(value)
-
-
 def normalise_prot(text: str) -> str:
     """`rw` -> `rw-`, `r` -> `r--`, `r-x` stays; raises LexicalError when malformed."""
     if re.fullmatch(r"[r-][w-][x-]", text):

@@ -222,7 +222,7 @@ def _(node: ast.Show) -> str:
     if arg is None:
         return f"show {node.view}"
     if isinstance(arg, ast.Node):
-        return f"show {node.view} {format_target(arg)}"  # type: ignore[arg-type]
+        return f"show {node.view} {format_target(arg)}"
     return f"show {node.view} {arg if isinstance(arg, int) or node.view == 'path' else _name(arg)}"
 
 

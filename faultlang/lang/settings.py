@@ -1,7 +1,9 @@
 """The machine settings of `set KEY VALUE` (spec section 3): defaults and allowed values.
 
-DEFAULTS follows Linux 6.18 on x86-64; `show settings` lists it. `check_setting` says
-what is wrong with a value in one sentence and how to fix it in another.
+DEFAULTS follows Linux 6.18 on x86-64. `check_setting` says what is wrong with a value
+in one sentence and how to fix it in another. The ranges are those the engine accepts
+(faultlang/kernel/settings.py, which lang may not import), so `faultlang check` and
+`faultlang run` agree.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ __all__ = ["DEFAULTS", "DESCRIPTIONS", "check_setting"]
 Value = Union[int, str]
 Problem = Optional[tuple[str, str]]
 
-K, M = 1 << 10, 1 << 20
+K, M, G = 1 << 10, 1 << 20, 1 << 30
 
 DEFAULTS: dict[str, Value] = {
     "ram": 256 * M, "swap": 0, "levels": 4, "thp": "madvise", "mthp": "off",
@@ -29,7 +31,7 @@ DESCRIPTIONS: dict[str, str] = {
     "swap": "size of the swap device; 0 means no swap",
     "levels": "page-table levels, 4 or 5",
     "thp": "transparent huge pages: always, madvise or never",
-    "mthp": "anonymous multi-size THP: off, or a size such as 64K enabled as always",
+    "mthp": "anonymous multi-size THP: off, or 16K..1M enabled as always",
     "hugepages": "number of 2 MiB pages in the hugetlb pool",
     "fault_around": "fault_around_bytes",
     "page_cluster": "vm.page-cluster (swap readahead of 2^n pages)",
@@ -48,36 +50,36 @@ _WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _size(key: str, low: int, example: str, unit: int = 4 * K) -> Callable[[Value], Problem]:
+def _size(key: str, low: int, high: int, example: str) -> Callable[[Value], Problem]:
     def check(value: Value) -> Problem:
         if not isinstance(value, int):
             return f"{key} takes a size, not '{value}'", f"write e.g. set {key} {example}"
-        if value < low or value % unit:
-            return (f"{key} {format_size(value)} is not a positive multiple of "
-                    f"{format_size(unit)}" if low else
-                    f"{key} {format_size(value)} is not a multiple of {format_size(unit)}",
+        if not low <= value <= high:
+            return (f"{key} {format_size(value)} is outside "
+                    f"{format_size(low)}..{format_size(high)}", f"write e.g. set {key} {example}")
+        if value % (4 * K):
+            return (f"{key} {format_size(value)} is not a multiple of 4K",
+                    f"round it to a whole number of pages, e.g. set {key} {example}")
+        return None
+    return check
+
+
+def _count(key: str, low: int, high: int, example: str) -> Callable[[Value], Problem]:
+    def check(value: Value) -> Problem:
+        if not isinstance(value, int) or not low <= value <= high:
+            return (f"{key} takes a number from {low} to {high}, not '{value}'",
                     f"write e.g. set {key} {example}")
         return None
     return check
 
 
-def _count(key: str, low: int, high: Optional[int], example: str) -> Callable[[Value], Problem]:
+def _power_of_two(key: str, low: int, high: int) -> Callable[[Value], Problem]:
     def check(value: Value) -> Problem:
-        if not isinstance(value, int) or value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            return f"{key} takes a number {bound}, not '{value}'", f"write e.g. set {key} {example}"
-        return None
-    return check
-
-
-def _power_of_two(key: str, low: int, high: int, off: bool) -> Callable[[Value], Problem]:
-    def check(value: Value) -> Problem:
-        if off and value == "off":
+        if value == "off":
             return None
         if isinstance(value, int) and low <= value <= high and not value & (value - 1):
             return None
-        accepted = f"{'off or ' if off else ''}a power of two from {format_size(low)} " \
-                   f"to {format_size(high)}"
+        accepted = f"off or a power of two from {format_size(low)} to {format_size(high)}"
         return f"{key} cannot be '{value if isinstance(value, str) else format_size(value)}'", \
             f"use {accepted}"
     return check
@@ -95,17 +97,17 @@ def _word(key: str) -> Callable[[Value], Problem]:
 
 
 _CHECKS: dict[str, Callable[[Value], Problem]] = {
-    "ram": _size("ram", 1, "64M"),
-    "swap": _size("swap", 0, "256M"),
+    "ram": _size("ram", 64 * K, 64 * G, "64M"),
+    "swap": _size("swap", 0, 64 * G, "256M"),
     "levels": lambda v: None if v in (4, 5) else (f"levels cannot be '{v}'", "use 4 or 5"),
     "thp": _word("thp"),
-    "mthp": _power_of_two("mthp", 8 * K, 1 * M, off=True),
-    "hugepages": _count("hugepages", 0, None, "8"),
-    "fault_around": _power_of_two("fault_around", 4 * K, 2 * M, off=False),
-    "page_cluster": _count("page_cluster", 0, 31, "3"),
+    "mthp": _power_of_two("mthp", 16 * K, 1 * M),
+    "hugepages": _count("hugepages", 0, 1 << 20, "8"),
+    "fault_around": _size("fault_around", 4 * K, 2 * M, "64K"),
+    "page_cluster": _count("page_cluster", 0, 10, "3"),
     "swap_device": _word("swap_device"),
     "kernel": _word("kernel"),
-    "read_ahead": _size("read_ahead", 0, "128K"),
+    "read_ahead": _size("read_ahead", 0, 64 * M, "128K"),
     "zero_page": _word("zero_page"),
     "policy": _word("policy"),
     "numa_nodes": _count("numa_nodes", 1, 64, "2"),

@@ -66,8 +66,7 @@ def _counter(name: Union[str, Token]) -> tuple[Optional[str], str]:
         return process, counter
     hint = suggestion(counter, COUNTERS,
                       f"counters are {one_of(COUNTERS)}; another process's is NAME.minflt")
-    return_span = span_of_token(name)
-    raise ScenarioSyntaxError(f"unknown counter '{name}'", hint, return_span)
+    raise ScenarioSyntaxError(f"unknown counter '{name}'", hint, span_of_token(name))
 
 
 def _number(token: Token) -> int:

@@ -195,7 +195,7 @@ class _Lowering:
              siblings: list[tuple[str, Node, Node]], step: Node) -> list[ast.Statement]:
         if verb == "title":
             return [ast.Title(self.src.scalar(value, "title"), span=node_span(value))]
-        if verb == "set":
+        if verb == "set" and isinstance(value, MappingNode):
             return self.settings(value)
         if verb == "drop_caches" and isinstance(value, ScalarNode) and not siblings \
                 and value.tag.endswith((":null", ":bool")):
@@ -239,7 +239,7 @@ class _Lowering:
     def target(self, node: Node, key: str) -> ast.Target:
         if not isinstance(node, ScalarNode):
             self.src.scalar(node, key)
-        statement = self.text_statement(node, "munmap")  # type: ignore[arg-type]
+        statement = self.text_statement(node, "munmap")
         return statement.target  # type: ignore[union-attr]
 
     def fields(self, pairs: list, step: Node, verb: str, allowed: tuple[str, ...]) -> Fields:

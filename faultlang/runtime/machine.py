@@ -19,7 +19,7 @@ from faultlang.kernel.kernel.fork import copy_process
 from faultlang.kernel.mm import gup, madvise, mlock, mmap, mprotect
 from faultlang.kernel.settings import Settings
 from faultlang.kernel.system import System
-from faultlang.kernel.trace import recorder
+from faultlang.kernel.trace import decode, recorder
 from faultlang.lang import ast
 from faultlang.runtime import inspect
 from faultlang.snapshots import CallFrame, Counters, StepRecord
@@ -48,9 +48,21 @@ class Mapping:
         return self.size // PAGE
 
 
+_PATH_CACHE: dict[tuple, tuple[CallFrame, ...]] = {}
+
+
 def frames_of(raw: list) -> tuple[CallFrame, ...]:
-    return tuple(CallFrame(d, sym, f, w, None if r is None else fault_names(r))
-                 for d, sym, f, w, r in raw)
+    """A raw fault record → CallFrames. Most faults repeat an earlier one exactly, so each
+    distinct record is decoded once and its (read-only) frames shared."""
+    key = tuple(raw)
+    frames = _PATH_CACHE.get(key)
+    if frames is None:
+        if len(_PATH_CACHE) > 4096:
+            _PATH_CACHE.clear()
+        frames = _PATH_CACHE[key] = tuple(
+            CallFrame(d, sym, f, w, None if r is None else fault_names(r))
+            for d, sym, f, w, r in decode(raw))
+    return frames
 
 
 def decider(frames: tuple[CallFrame, ...], signal: Optional[str]) -> Optional[str]:
@@ -152,11 +164,18 @@ class Machine:
         addrs = self.addresses(target)
         self.charge(len(addrs), node)
         out = []
+        mapping = None if isinstance(target, ast.Absolute) else self.mappings[target.mapping]
         for address in addrs:
-            out.append(self.access_one(task, op, address, value))
+            if mapping is not None and (address - mapping.start) % PAGE == 0 \
+                    and mapping.start <= address < mapping.start + mapping.size:
+                label = f"{mapping.name}[{(address - mapping.start) >> 12}]"
+            else:
+                label = self.label(address)
+            out.append(self.access_one(task, op, address, value, label))
         return out
 
-    def access_one(self, task: Task, op: str, address: int, value: Optional[int]) -> StepRecord:
+    def access_one(self, task: Task, op: str, address: int, value: Optional[int],
+                   label: str = "") -> StepRecord:
         self.step += 1
         n = self.step
         if op in ("write", "kwrite") and value is None:
@@ -182,11 +201,11 @@ class Machine:
         else:
             outcome, si_code = ("blocked" if result.blocked else "none"), None
         handler = decider(frames, signal and signal[0]) if result.faults else None
-        step = StepRecord(n=n, line=self.line, process=task.comm, op=op, address=address,
-                          outcome=outcome, si_code=si_code, error_code=result.error_code,
-                          value=result.value if signal is None else None, handler=handler,
-                          frames=frames, target=self.label(address),
-                          statement=self.statement_index)
+        # positional: this runs once per page touched, and keywords cost 3x here
+        step = StepRecord(n, self.line, task.comm, op, address, outcome, si_code,
+                          result.error_code, result.value if signal is None else None,
+                          handler, frames, 0, label or self.label(address),
+                          self.statement_index)
         self.steps.append(step)
         return step
 

@@ -11,7 +11,9 @@ import gc
 from typing import Optional
 
 from faultlang.errors import FaultlangError, NotSupportedYet, ScenarioError
-from faultlang.kernel.settings import Settings, check_value
+from faultlang.kernel.settings import Settings
+from faultlang.lang.lexical import format_size
+from faultlang.lang.settings import check_setting
 from faultlang.lang import ast
 from faultlang.lang.printer import format_statement
 from faultlang.runtime import inspect
@@ -40,6 +42,7 @@ class Runner:
         self.statements: list[StatementRecord] = []
         self.expects = []
         self.before: dict[str, int] = {}
+        self.actions: list[tuple[ast.Statement, Optional[str]]] = []
         self.after: dict[str, int] = {}
 
     # --- machine ------------------------------------------------------------------
@@ -54,16 +57,21 @@ class Runner:
         if self.machine is not None and self.machine.step:
             raise ScenarioError(f"'set {stmt.key}' comes after the first access",
                                 "move every `set` before the first access", stmt.span)
-        problem = check_value(stmt.key, stmt.value)
+        problem = check_setting(stmt.key, stmt.value)
         if problem:
-            raise ScenarioError(problem, "see `show settings` for the keys and their values",
-                                stmt.span)
-        self.settings = self.settings.with_value(stmt.key, stmt.value)
+            raise ScenarioError(problem[0], problem[1], stmt.span)
+        value = stmt.value
+        if stmt.key == "mthp" and isinstance(value, int):
+            value = format_size(value)
+        self.settings = self.settings.with_value(stmt.key, value)
         if self.machine is not None:
-            if self.machine.mappings or len(self.machine.processes) > 1:
-                raise ScenarioError(f"'set {stmt.key}' comes after mappings were made",
-                                    "put every `set` at the top of the scenario", stmt.span)
+            # `set` may come anywhere before the first access: build the machine again
+            # with the new setting and replay what it had done (no access yet, so
+            # nothing observable depended on the old value).
             self.machine = None
+            machine = self.ensure_machine()
+            for done, process in self.actions:
+                self.run_action(machine, done, process)
         return []
 
     # --- one statement ----------------------------------------------------------------
@@ -101,6 +109,7 @@ class Runner:
             notes = []
         else:
             notes = self.run_action(machine, inner, process)
+            self.actions.append((inner, process))
         if not isinstance(inner, _OBSERVING):
             self.after = machine.counter_values()
         return self._record(stmt, inner, proc, notes, snapshot, expect, first, machine.step + 1)

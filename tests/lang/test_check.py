@@ -79,8 +79,9 @@ def test_every_default_setting_is_allowed(key: str) -> None:
 
 
 @pytest.mark.parametrize("key, value", [
-    ("mthp", 8 << 10), ("mthp", 1 << 20), ("fault_around", 4096), ("fault_around", 2 << 20),
-    ("page_cluster", 0), ("page_cluster", 31), ("swap", 0), ("read_ahead", 0),
+    ("mthp", 16 << 10), ("mthp", 1 << 20), ("fault_around", 4096), ("fault_around", 2 << 20),
+    ("fault_around", 96 << 10), ("page_cluster", 0), ("page_cluster", 10), ("swap", 0),
+    ("read_ahead", 0), ("ram", 64 << 10),
     ("policy", "opt"), ("policy", "fifo"), ("hugepages", 0), ("numa_nodes", 64),
 ])
 def test_edge_values_are_allowed(key: str, value: object) -> None:
@@ -88,8 +89,8 @@ def test_edge_values_are_allowed(key: str, value: object) -> None:
 
 
 @pytest.mark.parametrize("key, value", [
-    ("mthp", 4 << 10), ("mthp", 2 << 20), ("fault_around", 96 << 10), ("page_cluster", 32),
-    ("ram", 0), ("ram", 1000), ("swap_device", "tape"), ("zero_page", "maybe"),
+    ("mthp", 8 << 10), ("mthp", 2 << 20), ("mthp", 48 << 10), ("fault_around", 4 << 20),
+    ("page_cluster", 11), ("ram", 0), ("ram", 1000), ("ram", 128 << 30), ("swap_device", "tape"), ("zero_page", "maybe"),
     ("kernel", "6.6"), ("levels", "4"), ("numa_nodes", 65), ("thp", 1),
 ])
 def test_bad_values_are_refused_with_a_hint(key: str, value: object) -> None:

@@ -77,16 +77,14 @@ def faultin_page(vma: Vma, address: int, foll_flags: int) -> int:
     current = system.current
     before = (current.min_flt, current.maj_flt)
     outer = recorder.frames
-    outer_stack = recorder.stack
-    frames = recorder.start() if outer is not None else None
+    frames = recorder.start()
     try:
         ret = _faultin_page(vma, address, flags)
     finally:
-        if outer is not None:
-            recorder.frames, recorder.stack = outer, outer_stack
+        recorder.frames = outer
     counted = "major" if current.maj_flt > before[1] else "minor" if current.min_flt > before[0] else ""
     system.gup_faults.append(
-        GupFault(address, bool(foll_flags & FOLL_WRITE), ret, frames or [], counted))
+        GupFault(address, bool(foll_flags & FOLL_WRITE), ret, frames, counted))
     return ret
 
 

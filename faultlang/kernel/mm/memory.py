@@ -451,7 +451,7 @@ def wp_page_copy(vmf: VmFault, old_folio: Optional[Folio]) -> int:
         return ret
     old_pfn = (vmf.orig_pte & pt.PFN_MASK) >> 12
     node = mm.owner.numa_node if mm.owner is not None else 0
-    new = alloc_pages(phys, 0, node, zero=is_zero_pfn(mm, old_pfn))
+    new = alloc_pages(phys, 0, node, is_zero_pfn(mm, old_pfn))
     if new is None:
         return VM_FAULT_OOM
     if not is_zero_pfn(mm, old_pfn):

@@ -81,6 +81,9 @@ class PhysMem:
             self.zones.append(Zone(start, count, node))
             start += count
         self.end_pfn = start
+        # zonelist per node: its own zone first, then the others (fallback allocation)
+        self.zonelists = [[self.zones[n]] + [z for z in self.zones if z.node != n]
+                          for n in range(nodes)]
         self.mem: list[int] = [0] * self.end_pfn
         self.mem_map: list[Optional[Folio]] = [None] * self.end_pfn
 
@@ -100,9 +103,7 @@ class PhysMem:
 @kfunc("mm/page_alloc.c", symbol="__alloc_pages", fault_bits=False)
 def alloc_pages(phys: PhysMem, order: int, node: int = 0, zero: bool = True) -> Optional[Folio]:
     """__alloc_pages(): a folio of 2^order frames from `node` (others as fallback), or None."""
-    zones = phys.zones
-    order_of_try = [zones[node]] + [z for z in zones if z.node != node] if node < len(zones) else zones
-    for zone in order_of_try:
+    for zone in phys.zonelists[node if node < len(phys.zonelists) else 0]:
         pfn = zone.alloc(order)
         if pfn is not None:
             folio = Folio(pfn, order)

@@ -22,7 +22,7 @@ from faultlang.kernel.include.linux.mm_types import (
 )
 from faultlang.kernel.include.linux.sched import Regs, Task, user_mode
 from faultlang.kernel.mm.memory import handle_mm_fault
-from faultlang.kernel.trace import kfunc, why
+from faultlang.kernel.trace import kfunc, recording, why
 
 FAULT_C = "arch/x86/mm/fault.c"
 
@@ -45,6 +45,9 @@ def error_code_names(code: int) -> str:
     return "|".join(names) or "0"
 
 
+_ERROR_CODE_WHY = {code: f"error code {code:#x} ({error_code_names(code)})" for code in range(128)}
+
+
 @kfunc(FAULT_C, fault_bits=False)
 def exc_page_fault(task: Task, regs: Regs, error_code: int, address: int) -> int:
     """exc_page_fault - vector 14: read CR2 and handle the fault.
@@ -52,7 +55,7 @@ def exc_page_fault(task: Task, regs: Regs, error_code: int, address: int) -> int
     Returns the last handle_mm_fault result (0 when none ran); a signal, if any, is
     left in task.pending_signal as force_sig_fault() would queue it.
     """
-    why(f"error code {error_code:#x} ({error_code_names(error_code)}), CR2 {address:#x}")
+    why(_ERROR_CODE_WHY.get(error_code) or f"error code {error_code:#x}")
     system = task.mm.system
     if address > system.task_size:
         why("address in the kernel half: do_kern_addr_fault")
@@ -130,7 +133,8 @@ def lock_vma_under_rcu(mm: MmStruct, address: int) -> Optional[Vma]:
     """lock_vma_under_rcu - find the VMA under RCU and read-lock it; NULL sends the fault
     to the mmap_lock path (no VMA contains the address, e.g. the gap below a stack)."""
     vma = mm.vma_lookup(address)
-    why(f"per-VMA lock on {vma.name or 'VMA'}" if vma else "no VMA contains the address")
+    if recording():
+        why(f"per-VMA lock on {vma.name or 'VMA'}" if vma else "no VMA contains the address")
     return vma
 
 
@@ -140,7 +144,8 @@ def lock_mm_and_find_vma(mm: MmStruct, address: int, regs: Regs) -> Optional[Vma
     stack down to the address (expand_stack_locked) when the address lies just below it."""
     vma = mm.find_vma(address)
     if vma is not None and vma.vm_start <= address:
-        why(f"mmap_lock; found {vma.name or 'VMA'}")
+        if recording():
+            why(f"mmap_lock; found {vma.name or 'VMA'}")
         return vma
     if vma is None or not vma.vm_flags & 0x100:          # VM_GROWSDOWN
         why("mmap_lock; no VMA contains the address")
