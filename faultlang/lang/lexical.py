@@ -43,7 +43,7 @@ COUNTERS = ("minflt", "majflt", "pgfault", "pgmajfault", "page_faults", "rss", "
 PROCESS_COUNTERS = ("minflt", "majflt", "page_faults", "rss")
 CMP_OPS = ("==", "!=", "<=", ">=", "<", ">")
 EQ_OPS = ("==", "!=")
-OUTCOMES = ("none", "minor", "major", "SIGSEGV", "SIGBUS", "blocked", "oom")
+OUTCOMES = ("none", "minor", "major", "SIGSEGV", "SIGBUS", "blocked", "oom", "EFAULT")
 PAGE_STATES = ("none", "zero", "resident", "swapped", "swapcache", "huge", "cow", "uffd_wp")
 
 

@@ -1,0 +1,125 @@
+"""Property tests: random map / access / fork / madvise / mprotect / munmap / exit
+sequences keep the machine's invariants, and every read returns what the kernel's
+semantics say (a private write in one process is never visible in another)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from faultlang.lang import ast
+from faultlang.runtime.invariants import check_invariants
+from faultlang.runtime.runner import Runner
+
+PAGES = 6
+MAPS = ("a", "b")
+PROCS = ("main", "c1", "c2")
+WHO = st.sampled_from(("main", "main", "c1", "c1", "c2"))
+
+op = st.one_of(
+    st.tuples(st.just("write"), st.sampled_from(MAPS), st.integers(0, PAGES - 1),
+              WHO),
+    st.tuples(st.just("read"), st.sampled_from(MAPS), st.integers(0, PAGES - 1),
+              WHO),
+    st.tuples(st.just("fork"), st.sampled_from(PROCS), WHO),
+    st.tuples(st.just("exit"), st.sampled_from(PROCS[1:])),
+    st.tuples(st.just("madvise"), st.sampled_from(MAPS), st.integers(0, PAGES - 1),
+              st.sampled_from(("dontneed", "free", "cold", "populate_write", "populate_read",
+                               "dontfork", "wipeonfork", "pageout")), WHO),
+    st.tuples(st.just("mprotect"), st.sampled_from(MAPS), st.integers(0, PAGES - 1),
+              st.sampled_from(("r--", "rw-", "---")), WHO),
+    st.tuples(st.just("munmap"), st.sampled_from(MAPS), st.integers(0, PAGES - 1),
+              WHO),
+)
+
+
+class Model:
+    """What each process must read: per process, page → value, and which pages exist."""
+
+    def __init__(self):
+        self.mem = {"main": {}}
+        self.mapped = {"main": {(m, i) for m in MAPS for i in range(PAGES)}}
+        self.prot = {"main": {(m, i): "rw-" for m in MAPS for i in range(PAGES)}}
+        self.dontfork = {"main": set()}
+        self.wipe = {"main": set()}
+
+
+def run(ops):
+    runner = Runner()
+    for name in MAPS:
+        runner.execute(ast.Map(name=name, kind="anon", size=PAGES * 4096))
+    model = Model()
+    step_value = 1000
+    for item in ops:
+        kind = item[0]
+        if kind == "fork":
+            parent, child = item[1], item[2]
+            if parent not in model.mem or child in runner.machine.processes:
+                continue
+            runner.execute(ast.Fork(child=child, parent=parent))
+            keep = {p for p in model.mapped[parent] if p not in model.dontfork[parent]}
+            model.mapped[child] = set(keep)
+            model.prot[child] = {p: model.prot[parent][p] for p in keep}
+            model.mem[child] = {p: v for p, v in model.mem[parent].items()
+                                if p in keep and p not in model.wipe[parent]}
+            model.dontfork[child] = set(model.dontfork[parent]) & keep
+            model.wipe[child] = set(model.wipe[parent]) & keep
+            continue
+        if kind == "exit":
+            if item[1] not in model.mem:
+                continue
+            runner.execute(ast.Exit(name=item[1]))
+            for table in (model.mem, model.mapped, model.prot, model.dontfork, model.wipe):
+                table.pop(item[1])
+            continue
+        proc = item[-1]
+        if proc not in model.mem:
+            continue
+        page = (item[1], item[2])
+        target = ast.PageIndex(mapping=item[1], index=item[2])
+        if kind in ("write", "read"):
+            step_value += 1
+            rec = runner.execute(ast.As(process=proc, statement=ast.Access(
+                op=kind, target=target, value=step_value if kind == "write" else None)))
+            step = runner.machine.steps[rec.first_step - 1]
+            if page not in model.mapped[proc]:
+                assert step.si_code == "SEGV_MAPERR", step
+            elif model.prot[proc][page] == "---" or (kind == "write" and model.prot[proc][page] == "r--"):
+                assert step.si_code == "SEGV_ACCERR", step
+            elif kind == "write":
+                assert step.outcome in ("none", "minor"), step
+                model.mem[proc][page] = step_value
+            else:
+                assert step.value == model.mem[proc].get(page, 0), (step, model.mem[proc])
+        elif kind == "madvise":
+            if page not in model.mapped[proc]:
+                continue
+            advice = item[3]
+            rec = runner.execute(ast.As(process=proc, statement=ast.Madvise(target=target, advice=advice)))
+            if any("failed" in n for n in rec.notes):
+                continue
+            if advice == "dontneed":
+                model.mem[proc].pop(page, None)
+            elif advice == "dontfork":
+                model.dontfork[proc].add(page)
+            elif advice == "wipeonfork":
+                model.wipe[proc].add(page)
+        elif kind == "mprotect":
+            if page not in model.mapped[proc]:
+                continue
+            runner.execute(ast.As(process=proc, statement=ast.Mprotect(target=target, prot=item[3])))
+            model.prot[proc][page] = item[3]
+        elif kind == "munmap":
+            runner.execute(ast.As(process=proc, statement=ast.Munmap(target=target)))
+            model.mapped[proc].discard(page)
+            model.mem[proc].pop(page, None)
+        problems = check_invariants(runner.machine.system)
+        assert not problems, problems
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(op, max_size=40))
+@example([("write", "a", 0, "main"), ("fork", "main", "c1"), ("write", "a", 0, "c1"),
+          ("read", "a", 0, "main"), ("write", "a", 1, "main"), ("read", "a", 1, "c1")])
+def test_random_sequences_keep_invariants_and_values(ops):
+    run(ops)
