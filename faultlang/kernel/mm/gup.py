@@ -90,6 +90,7 @@ def faultin_page(vma: Vma, address: int, foll_flags: int) -> int:
 
 @kfunc(GUP_C, symbol="faultin_page")
 def _faultin_page(vma: Vma, address: int, flags: int) -> int:
+    """faultin_page - GUP's fault: handle_mm_fault with regs = NULL (no perf events)."""
     why("GUP: the page is missing or not writable enough; regs = NULL")
     return handle_mm_fault(vma, address, flags, None)
 
