@@ -272,10 +272,13 @@ class Machine:
             if isinstance(stmt, ast.Mprotect):
                 return [f"{mprotect.do_mprotect_pkey(mm, start, end - start, stmt.prot)} PTEs changed"]
             if isinstance(stmt, ast.Madvise):
-                self.charge(0, stmt)
+                if stmt.advice.startswith("populate"):
+                    self.charge((end - start) >> 12, stmt)
                 note = madvise.do_madvise(mm, start, end - start, stmt.advice)
                 return [note] if note else []
             if isinstance(stmt, (ast.Mlock, ast.Munlock)):
+                if isinstance(stmt, ast.Mlock):
+                    self.charge((end - start) >> 12, stmt)
                 got = mlock.do_mlock(mm, start, end - start, isinstance(stmt, ast.Mlock))
                 return [f"{got} pages populated"] if isinstance(stmt, ast.Mlock) else []
             if isinstance(stmt, ast.Msync):

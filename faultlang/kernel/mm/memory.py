@@ -558,17 +558,17 @@ def zap_page_range_single(vma: Vma, start: int, end: int) -> int:
 
 def free_pgtables(mm: MmStruct, start: int, end: int) -> None:
     """free_pgtables(): free PTE tables under [start, end) that no VMA uses any more."""
-    addr = start & ~0x1FFFFF
-    while addr < end:
-        pmd = pmd_table_of(mm, addr, False)
-        if pmd is not None:
-            j = (addr >> 21) & 511
-            table = pmd[j]
-            if type(table) is list and not any(table):
-                vma = mm.find_vma(addr)
-                if vma is None or vma.vm_start >= addr + 0x200000:
-                    pmd[j] = None
-        addr += 0x200000
+    seen = set()
+    for table, _, addr in walk_pte_slots(mm, start, end):
+        base = addr & ~0x1FFFFF
+        if base in seen:
+            continue
+        seen.add(base)
+        if any(table):
+            continue
+        vma = mm.find_vma(base)
+        if vma is None or vma.vm_start >= base + 0x200000:
+            pmd_table_of(mm, base, False)[(base >> 21) & 511] = None
 
 
 @kfunc(MEMORY_C, fault_bits=False)
