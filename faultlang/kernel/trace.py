@@ -51,38 +51,7 @@ def kfunc(file: str, symbol: Optional[str] = None, fault_bits: bool = True) -> C
 
     def decorate(fn: F) -> F:
         name = symbol or fn.__name__
-        entry = (name, file)
-        rec = recorder
-
-        if fault_bits:
-            def wrapper(*args):
-                frames = rec.frames
-                if frames is None:
-                    return fn(*args)
-                frames.append(entry)
-                ret = fn(*args)
-                frames.append(ret)
-                return ret
-        else:
-            def wrapper(*args):      # noqa: F811
-                frames = rec.frames
-                if frames is None:
-                    return fn(*args)
-                frames.append(entry)
-                ret = fn(*args)
-                frames.append(None)
-                return ret
-
-        if fn.__kwdefaults__ is not None:      # keyword-only parameters: the slower wrapper
-            def wrapper(*args, **kwargs):      # noqa: F811
-                frames = rec.frames
-                if frames is None:
-                    return fn(*args, **kwargs)
-                frames.append(entry)
-                ret = fn(*args, **kwargs)
-                frames.append(ret if fault_bits else None)
-                return ret
-
+        wrapper = _make_wrapper(fn, (name, file), fault_bits)
         wrapper.__name__ = fn.__name__
         wrapper.__qualname__ = fn.__qualname__
         wrapper.__doc__ = fn.__doc__
@@ -94,6 +63,53 @@ def kfunc(file: str, symbol: Optional[str] = None, fault_bits: bool = True) -> C
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+# The wrapper's source, compiled once per @kfunc with the function's own parameter list.
+# A generic `def wrapper(*args)` costs a tuple and an unspecialised call per kernel
+# function (a fault runs a dozen); a wrapper that names the parameters is an ordinary
+# Python-to-Python call. It does exactly what the generic one below does.
+_WRAPPER_SRC = """\
+def make(_kf_fn, _kf_entry, _kf_rec{defaults}):
+    def wrapper({params}):
+        _kf_frames = _kf_rec.frames
+        if _kf_frames is None:
+            return _kf_fn({args})
+        _kf_frames.append(_kf_entry)
+        _kf_ret = _kf_fn({args})
+        _kf_frames.append({result})
+        return _kf_ret
+    return wrapper
+"""
+
+
+def _make_wrapper(fn: Callable, entry: tuple, fault_bits: bool) -> Callable:
+    """The recording wrapper of `fn`: append `entry`, run `fn`, append its result."""
+    rec = recorder
+    code = fn.__code__
+    plain = not code.co_flags & 0x0C and code.co_kwonlyargcount == 0   # no *args, **kw, kw-only
+    if plain:
+        names = code.co_varnames[:code.co_argcount]
+        defaults = fn.__defaults__ or ()
+        first_default = len(names) - len(defaults)
+        params = ", ".join(n if k < first_default else f"{n}=_kf_d{k - first_default}"
+                           for k, n in enumerate(names))
+        src = _WRAPPER_SRC.format(
+            defaults="".join(f", _kf_d{k}" for k in range(len(defaults))),
+            params=params, args=", ".join(names), result="_kf_ret" if fault_bits else "None")
+        namespace: dict = {}
+        exec(compile(src, f"<kfunc {entry[0]}>", "exec"), namespace)
+        return namespace["make"](fn, entry, rec, *defaults)
+
+    def wrapper(*args, **kwargs):
+        frames = rec.frames
+        if frames is None:
+            return fn(*args, **kwargs)
+        frames.append(entry)
+        ret = fn(*args, **kwargs)
+        frames.append(ret if fault_bits else None)
+        return ret
+    return wrapper
 
 
 def why(text: str) -> None:

@@ -288,6 +288,67 @@ class Machine:
             return [f"failed: {err.errno} ({err.reason})"]
         raise TypeError(stmt)
 
+    # --- files ---------------------------------------------------------------------------
+
+    def file(self, stmt: ast.FileDecl) -> list[str]:
+        """`file` / `memfd`: a new inode with its page cache, some of it cached."""
+        from faultlang.kernel.mm.filemap import AddressSpace, fill_page_cache
+        if stmt.name in self.system.files:
+            raise ScenarioError(f"the file '{stmt.name}' is declared twice",
+                                "give each file its own name", stmt.span)
+        if stmt.fs not in ("ext4", "tmpfs") or stmt.dax:
+            raise ScenarioError(f"files on {stmt.fs}{' dax' if stmt.dax else ''} are not "
+                                "simulated yet", "use ext4 or tmpfs", stmt.span)
+        mapping = AddressSpace(self.system, stmt.name, stmt.size, stmt.fs, stmt.folio,
+                               stmt.memfd)
+        self.system.files[stmt.name] = mapping
+        ranges = [(0, mapping.nr_pages)] if stmt.cached_all else list(stmt.cached_pages)
+        self.charge(sum(b - a for a, b in ranges), stmt)
+        cached = sum(fill_page_cache(mapping, a, b) for a, b in ranges)
+        return [f"{stmt.name}: {stmt.size} bytes on {stmt.fs}, {cached} pages cached"]
+
+    def truncate(self, stmt: ast.Truncate) -> list[str]:
+        from faultlang.kernel.mm.truncate import truncate_setsize
+        mapping = self.system.files.get(stmt.file)
+        if mapping is None:
+            raise ScenarioError(f"there is no file '{stmt.file}'",
+                                "declare it with `file` first", stmt.span)
+        zapped = truncate_setsize(mapping, stmt.size)
+        return [f"{stmt.file}: size {stmt.size}; {zapped} PTEs unmapped"]
+
+    def pagecache_text(self, name: Optional[str]) -> str:
+        """`show pagecache [FILE]`: every cached folio of the file(s), as a table."""
+        files = self.system.files
+        names = [name] if name else sorted(files)
+        lines = []
+        for n in names:
+            mapping = files.get(n)
+            if mapping is None:
+                raise ScenarioError(f"there is no file '{n}'", "declare it with `file` first")
+            folios = mapping.folios()
+            lines.append(f"{n}: {mapping.fs}{' (memfd)' if mapping.memfd else ''}, "
+                         f"size {mapping.i_size}, {len(mapping.i_pages)} pages cached "
+                         f"in {len(folios)} folios")
+            if folios:
+                lines.append("  index        order  pfn         mapcount  flags")
+            rows: list[list] = []             # runs of alike folios share one row
+            for f in folios:
+                flags = ",".join(w for w, on in (("uptodate", f.uptodate), ("dirty", f.dirty),
+                                                 ("readahead", f.readahead)) if on)
+                key = (f.order, f.mapcount, flags)
+                last = rows[-1] if rows else None
+                if last and last[2] == key and last[1] + 1 == f.index and \
+                        last[3] + (1 << f.order) * (last[4]) == f.pfn:
+                    last[1] = f.index + f.nr_pages - 1
+                    last[4] += 1
+                else:
+                    rows.append([f.index, f.index + f.nr_pages - 1, key, f.pfn, 1])
+            for first, end, (order, mapcount, flags), pfn, count in rows:
+                idx = f"{first}" if first == end else f"{first}..{end}"
+                pfns = f"{pfn:#x}" + (f"+{count - 1}" if count > 1 else "")
+                lines.append(f"  {idx:<12} {order:<6} {pfns:<11} {mapcount:<9} {flags}")
+        return "\n".join(lines) if lines else "no files"
+
     # --- observing ------------------------------------------------------------------------------
 
     def counters(self, name: Optional[str] = None) -> Counters:

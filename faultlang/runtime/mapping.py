@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from faultlang.errors import ScenarioError
 from faultlang.kernel.include.linux.sched import Task
-from faultlang.kernel.mm import gup, madvise, mmap
+from faultlang.kernel.mm import filemap, gup, madvise, memory_file, mmap, shmem
 from faultlang.lang import ast
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ PMD_SIZE = 2 << 20
 VM_GROWSDOWN = 0x100
 VM_LOCKED = 0x2000
 VM_NORESERVE = 0x200000
+VM_PFNMAP, VM_IO, VM_DONTEXPAND, VM_DONTDUMP = 0x400, 0x4000, 0x40000, 0x4000000
 _OPTION_FLAGS = {"growsdown": VM_GROWSDOWN, "locked": VM_LOCKED, "noreserve": VM_NORESERVE}
 
 
@@ -31,21 +32,49 @@ def create_mapping(machine: "Machine", stmt: ast.Map, task: Task) -> list[str]:
     # Anonymous mmap of a multiple of 2 MiB gets a 2 MiB-aligned address
     # (thp_get_unmapped_area_vmflags in __get_unmapped_area).
     align = PMD_SIZE if stmt.kind == "anon" and not shared and stmt.size % PMD_SIZE == 0 else 4096
-    if stmt.kind != "anon":
+    if stmt.kind not in ("anon", "file", "shmem", "device"):
         raise ScenarioError(f"'{stmt.kind}' mappings are not simulated yet",
-                            "use an anon mapping for now", stmt.span)
+                            "use an anon, file, shmem or device mapping for now", stmt.span)
     machine.system.current = task
+    vm_ops = vm_file = None
+    kind = stmt.kind
+    pgoff = 0
+    if stmt.kind == "file":
+        vm_file = machine.system.files.get(stmt.file)
+        if vm_file is None:
+            raise ScenarioError(f"there is no file '{stmt.file}'",
+                                f"declare it first, e.g. file {stmt.file} size 64K", stmt.span)
+        vm_ops = shmem.shmem_vm_ops if vm_file.shmem else filemap.generic_file_vm_ops
+        pgoff = stmt.offset >> 12
+        # thp_get_unmapped_area: a disk file mapping of 2 MiB or more is 2 MiB aligned
+        # when its file offset is; shmem_get_unmapped_area only with huge pages.
+        if not vm_file.shmem and stmt.size >= PMD_SIZE and stmt.offset % PMD_SIZE == 0:
+            align = PMD_SIZE
+    elif stmt.kind == "shmem" or (stmt.kind == "anon" and shared):
+        # MAP_SHARED|MAP_ANONYMOUS: shmem_zero_setup; a private `shmem` mapping is a
+        # MAP_PRIVATE mapping of a fresh tmpfs object.
+        kind = "shmem"
+        vm_file = shmem.shmem_zero_setup(machine.system, stmt.name, stmt.size)
+        vm_ops = shmem.shmem_anon_vm_ops if shared else shmem.shmem_vm_ops
+    elif stmt.kind == "device":
+        shared = True
+        vm_ops = memory_file.device_vm_ops
+        extra |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP
     try:
         vma = mmap.do_mmap(task.mm, stmt.at, stmt.size, prot, shared, name=stmt.name,
-                           kind=stmt.kind, extra_flags=extra, align=align)
+                           kind=kind, extra_flags=extra, align=align, vm_ops=vm_ops,
+                           vm_file=vm_file, pgoff=pgoff)
     except mmap.MmapError as err:
         return [f"mmap failed: {err.errno} ({err.reason})"]
+    if stmt.kind == "device":
+        mapped = stmt.size if stmt.mapped is None else min(stmt.mapped, stmt.size)
+        memory_file.remap_pfn_range(vma, vma.vm_start, mapped)
     if extra & VM_LOCKED:
         task.mm.locked_vm += stmt.size >> 12
     from faultlang.runtime.machine import Mapping
     machine.mappings[stmt.name] = Mapping(stmt.name, vma.vm_start, stmt.size, stmt.kind, task.comm)
     notes = [f"{stmt.name}: {vma.vm_start:#x}-{vma.vm_end:#x} ({stmt.size >> 12} pages, "
-             f"{stmt.kind} {'shared' if shared else 'private'} {prot})"]
+             f"{stmt.kind}{' ' + stmt.file if stmt.file else ''} {'shared' if shared else 'private'} {prot})"]
     for option in stmt.options:
         if option in _OPTION_FLAGS and option != "locked":
             continue

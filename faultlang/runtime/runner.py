@@ -135,6 +135,10 @@ class Runner:
             notes = machine.syscall(stmt, process)
             machine.drain_gup(machine.task(process))
             return notes
+        if isinstance(stmt, ast.FileDecl):
+            return machine.file(stmt)
+        if isinstance(stmt, ast.Truncate):
+            return machine.truncate(stmt)
         if isinstance(stmt, ast.Fork):
             return machine.fork(stmt.parent or process, stmt.child, stmt)
         if isinstance(stmt, ast.Exit):
@@ -180,6 +184,13 @@ class Runner:
             from faultlang.runtime.expect import find_step
             step = find_step(machine.steps, n, True, process, stmt)
             return Snapshot(view=view, process=process, line=line, step=step)
+        if view == "pagecache":
+            name = stmt.arg if isinstance(stmt.arg, str) else None
+            if name is not None and name not in machine.system.files:
+                raise ScenarioError(f"there is no file '{name}'",
+                                    "declare it with `file` first", stmt.span)
+            text = machine.pagecache_text(name)
+            return Snapshot(view=view, process=process, line=line, text=text)
         if view == "log":
             return Snapshot(view=view, process=process, line=line, log=tuple(machine.steps))
         raise NotSupportedYet(f"`show {view}` is not available yet", "try `show pagetable`",

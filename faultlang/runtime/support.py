@@ -18,7 +18,7 @@ _HUGE = "huge pages (issue 7)"
 _UFFD = "userfaultfd (issue 8)"
 
 _BY_TYPE = {
-    ast.FileDecl: _FILES, ast.Truncate: _FILES, ast.Swapout: _SWAP, ast.Reclaim: _SWAP,
+    ast.Swapout: _SWAP, ast.Reclaim: _SWAP,
     ast.DropCaches: _SWAP, ast.NumaScan: _SWAP, ast.Trace: _SWAP,
     ast.UffdRegister: _UFFD, ast.UffdUnregister: _UFFD, ast.UffdHandle: _UFFD,
     ast.UffdCopy: _UFFD, ast.UffdZeropage: _UFFD, ast.UffdContinue: _UFFD,
@@ -28,9 +28,9 @@ _SETTINGS = {"swap": _SWAP, "swap_device": _SWAP, "page_cluster": _SWAP, "policy
              "numa_nodes": _SWAP, "thp": _HUGE, "mthp": _HUGE, "hugepages": _HUGE}
 _DEFAULTS = {"swap": 0, "swap_device": "disk", "page_cluster": 3, "policy": "linux",
              "numa_nodes": 1, "thp": "madvise", "mthp": "off", "hugepages": 0}
-_MAP_KINDS = {"file": _FILES, "shmem": _FILES, "device": _FILES, "hugetlb": _HUGE}
+_MAP_KINDS = {"hugetlb": _HUGE}
 _ADVICE = {"hugepage": _HUGE}
-_SHOW = {"pagecache": _FILES, "swap": _SWAP, "lru": _SWAP, "uffd": _UFFD}
+_SHOW = {"swap": _SWAP, "lru": _SWAP, "uffd": _UFFD}
 
 
 def unsupported(stmt: ast.Statement) -> Optional[str]:
@@ -39,13 +39,16 @@ def unsupported(stmt: ast.Statement) -> Optional[str]:
         return unsupported(stmt.statement)
     if type(stmt) in _BY_TYPE:
         return _BY_TYPE[type(stmt)]
+    if isinstance(stmt, ast.FileDecl):
+        if stmt.fs == "hugetlbfs":
+            return _HUGE + " (hugetlbfs files)"
+        if stmt.dax:
+            return _FILES + " (DAX files)"
     if isinstance(stmt, ast.Set) and stmt.key in _SETTINGS and stmt.value != _DEFAULTS[stmt.key]:
         return _SETTINGS[stmt.key]
     if isinstance(stmt, ast.Map):
         if stmt.kind in _MAP_KINDS:
             return _MAP_KINDS[stmt.kind]
-        if stmt.kind == "anon" and stmt.shared:
-            return _FILES + " (MAP_SHARED|MAP_ANONYMOUS is shmem)"
         for option in stmt.options:
             if option in _ADVICE:
                 return _ADVICE[option]

@@ -23,6 +23,9 @@ FOLL_TOUCH = 0x2
 FOLL_FORCE = 0x10
 FOLL_TRIED = 0x800
 FOLL_UNLOCKABLE = 0x100000
+# faultlang's marker for __mm_populate's callers: the lock may be dropped, but the
+# caller re-takes it and starts over itself, so the next attempt is not FOLL_TRIED.
+FOLL_POPULATE_RELOCK = 1 << 40
 
 
 class GupFault:
@@ -114,7 +117,8 @@ def get_user_pages(mm: MmStruct, start: int, nr_pages: int, foll_flags: int) -> 
             if ret & VM_FAULT_ERROR:
                 return done or -14
             if ret & VM_FAULT_RETRY:
-                tried = FOLL_TRIED if foll_flags & FOLL_UNLOCKABLE else 0
+                tried = FOLL_TRIED if foll_flags & FOLL_UNLOCKABLE \
+                    and not foll_flags & FOLL_POPULATE_RELOCK else 0
             if not ret & VM_FAULT_RETRY and not follow_page_pte(vma, address, foll_flags):
                 break                               # e.g. FOLL_FORCE read of a PROT_NONE hole
         done += 1
@@ -126,7 +130,7 @@ def get_user_pages(mm: MmStruct, start: int, nr_pages: int, foll_flags: int) -> 
 def populate_vma_page_range(vma: Vma, start: int, end: int) -> int:
     """populate_vma_page_range - MAP_POPULATE / mlock: write-fault private writable
     VMAs (COW broken up front), read-fault the rest (FOLL_FORCE)."""
-    foll = FOLL_TOUCH
+    foll = FOLL_TOUCH | FOLL_UNLOCKABLE | FOLL_POPULATE_RELOCK
     if (vma.vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE:
         foll |= FOLL_WRITE
         why("private writable VMA: FOLL_WRITE")

@@ -278,7 +278,7 @@ def do_pte_missing(vmf: VmFault) -> int:
         why("VMA anonymous (vm_ops NULL)")
         return do_anonymous_page(vmf)
     why(f"VMA has vm_ops ({vmf.vma.vm_ops.name})")
-    from faultlang.kernel.mm.filemap import do_fault
+    from faultlang.kernel.mm.memory_file import do_fault
     return do_fault(vmf)
 
 
@@ -392,7 +392,7 @@ def do_wp_page(vmf: VmFault) -> int:
     folio = vm_normal_folio(mm, pte)
     if vma.vm_flags & (VM_SHARED | VM_MAYSHARE):
         why("shared mapping")
-        from faultlang.kernel.mm.filemap import wp_page_shared, wp_pfn_shared
+        from faultlang.kernel.mm.memory_file import wp_page_shared, wp_pfn_shared
         if folio is None:
             return wp_pfn_shared(vmf)
         return wp_page_shared(vmf, folio)

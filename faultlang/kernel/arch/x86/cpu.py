@@ -95,6 +95,23 @@ def mmu_read(mm, address: int) -> int:
     return mm.system.phys.mem[(table[(address >> 12) & 511] & _PFN) >> 12]
 
 
+def mmu_pte_table(mm, address: int):
+    """The PTE table the MMU's walk for `address` ends in, or None when the walk stops
+    above it (an upper level none, or a huge PMD/PUD leaf).
+
+    For callers that touch many pages of one 2 MiB region (Machine.access): the upper
+    levels are the same for all 512 PTEs of a table, so they are walked once per table.
+    """
+    table = mm.pgd
+    shift = 48 if mm.levels == 5 else 39
+    while shift > 12:
+        table = table[(address >> shift) & 511]
+        if type(table) is not list:
+            return None
+        shift -= 9
+    return table
+
+
 def cpu_access(task: Task, address: int, op: str, value=None) -> AccessResult:
     """Run one load, store or instruction fetch; fault as often as the hardware would."""
     mm = task.mm
