@@ -14,7 +14,7 @@ from faultlang.kernel.include.linux.mm_types import (
 )
 from faultlang.kernel.mm.gup import faultin_page_range
 from faultlang.kernel.mm.memory import vm_normal_folio, walk_pte_slots, zap_page_range_single
-from faultlang.kernel.mm.mmap import MmapError, isolate_range, merge_vmas
+from faultlang.kernel.mm.mmap import MmapError, check_range_mapped, isolate_range, merge_vmas
 from faultlang.kernel.trace import kfunc, why
 
 MADVISE_C = "mm/madvise.c"
@@ -41,22 +41,11 @@ _FLAG_ADVICE = {
 }
 
 
-def _check_mapped(mm: MmStruct, start: int, end: int) -> None:
-    covered = start
-    for vma in mm.vmas:
-        if vma.vm_start < end and vma.vm_end > start:
-            if vma.vm_start > covered:
-                break
-            covered = vma.vm_end
-    if covered < end:
-        raise MmapError("ENOMEM", "part of the range is not mapped")
-
-
 @kfunc(MADVISE_C, fault_bits=False)
 def do_madvise(mm: MmStruct, start: int, length: int, advice: str) -> str:
     """do_madvise - apply one advice to [start, start+length). Returns a short note."""
     end = start + length
-    _check_mapped(mm, start, end)
+    check_range_mapped(mm, start, end)
     if advice in ("populate_read", "populate_write"):
         got = faultin_page_range(mm, start, end, advice == "populate_write")
         if got < 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faultlang.kernel.include.linux.mm_types import MmStruct
 from faultlang.kernel.mm.gup import mm_populate
-from faultlang.kernel.mm.mmap import MmapError, isolate_range, merge_vmas
+from faultlang.kernel.mm.mmap import check_range_mapped, isolate_range, merge_vmas
 from faultlang.kernel.trace import kfunc
 
 VM_LOCKED = 0x2000
@@ -14,14 +14,7 @@ VM_LOCKED = 0x2000
 def do_mlock(mm: MmStruct, start: int, length: int, lock: bool) -> int:
     """do_mlock / munlock: set or clear VM_LOCKED; mlock then faults every page in."""
     end = start + length
-    covered = start
-    for vma in mm.vmas:
-        if vma.vm_start < end and vma.vm_end > start:
-            if vma.vm_start > covered:
-                break
-            covered = vma.vm_end
-    if covered < end:
-        raise MmapError("ENOMEM", "part of the range is not mapped")
+    check_range_mapped(mm, start, end)
     for vma in isolate_range(mm, start, end):
         pages = (vma.vm_end - vma.vm_start) >> 12
         if lock and not vma.vm_flags & VM_LOCKED:

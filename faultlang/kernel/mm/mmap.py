@@ -94,6 +94,19 @@ def do_mmap(mm: MmStruct, addr: Optional[int], length: int, prot: str, shared: b
     return vma
 
 
+def check_range_mapped(mm: MmStruct, start: int, end: int) -> None:
+    """The syscalls that take a range (mprotect, madvise, mlock, msync) fail with ENOMEM
+    when part of it is not mapped."""
+    covered = start
+    for vma in mm.vmas:
+        if vma.vm_start < end and vma.vm_end > start:
+            if vma.vm_start > covered:
+                break
+            covered = vma.vm_end
+    if covered < end:
+        raise MmapError("ENOMEM", "part of the range is not mapped")
+
+
 def split_vma(vma: Vma, addr: int) -> Vma:
     """__split_vma(): cut `vma` at `addr`; returns the upper part (now its own VMA)."""
     mm = vma.vm_mm

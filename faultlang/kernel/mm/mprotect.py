@@ -11,7 +11,7 @@ from __future__ import annotations
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import VM_SHARED, VM_WRITE, MmStruct, Vma
 from faultlang.kernel.mm.memory import vm_normal_folio, walk_pte_slots
-from faultlang.kernel.mm.mmap import MmapError, isolate_range, merge_vmas, vma_set_prot
+from faultlang.kernel.mm.mmap import check_range_mapped, isolate_range, merge_vmas, vma_set_prot
 from faultlang.kernel.trace import kfunc
 
 # The bits mprotect rewrites; the PFN, accessed, dirty, special and soft bits stay.
@@ -23,14 +23,7 @@ def do_mprotect_pkey(mm: MmStruct, start: int, length: int, prot: str) -> int:
     """do_mprotect_pkey - mprotect(2). ENOMEM when part of the range is unmapped.
     Returns the number of PTEs rewritten."""
     end = start + length
-    covered = start
-    for vma in sorted((v for v in mm.vmas if v.vm_start < end and v.vm_end > start),
-                      key=lambda v: v.vm_start):
-        if vma.vm_start > covered:
-            break
-        covered = vma.vm_end
-    if covered < end:
-        raise MmapError("ENOMEM", "part of the range is not mapped")
+    check_range_mapped(mm, start, end)
     changed = 0
     for vma in isolate_range(mm, start, end):
         vma_set_prot(vma, prot)
