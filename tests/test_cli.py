@@ -46,7 +46,7 @@ def test_missing_file_is_exit_2(capsys):
 
 
 def test_unsupported_statement_is_refused_not_ignored(scenario, capsys):
-    assert main(["check", scenario("uffd register 0x1000 missing\n")]) == 2
+    assert main(["check", scenario("file f size 8K on ext4 dax\n")]) == 2
     assert "not simulated yet" in capsys.readouterr().err
 
 

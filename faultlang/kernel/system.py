@@ -34,7 +34,14 @@ class System:
         self.task_size = TASK_SIZE_5LEVEL if s.levels == 5 else TASK_SIZE_4LEVEL
         self.files: dict[str, Any] = {}      # address spaces of simulated files
         self.swap: Any = None                # swap devices (mm/swapfile.c), when configured
+        self.lru: Any = None                 # the LRU lists (mm/vmscan.c), once reclaim runs
+        self.phys.system = self              # direct reclaim starts from the allocator
+        if s.swap:
+            from faultlang.kernel.mm.swapfile import create_swap_device
+            self.swap = create_swap_device(self)
         self.gup_faults: list = []           # faults made by GUP since the runtime last looked
+        from faultlang.kernel.mm.hugetlb import hugetlb_init
+        self.hstate: Any = hugetlb_init(self)   # the hugetlb pool (`set hugepages N`)
 
     def new_mm(self) -> MmStruct:
         return MmStruct(self, self.settings.levels)

@@ -178,10 +178,13 @@ def memory_view(system) -> MemoryView:
     free = phys.nr_free()
     anon = file = shmem = 0
     seen = set()
+    hstate = getattr(system, "hstate", None)
     for folio in phys.mem_map:
         if folio is None or id(folio) in seen:
             continue
         seen.add(id(folio))
+        if hstate is not None and hstate.owns(folio):
+            continue                      # the hugetlb pool is shown as HugePages_*
         if folio.anon:
             anon += folio.nr_pages
         elif getattr(folio.mapping, "shmem", False):
@@ -189,13 +192,18 @@ def memory_view(system) -> MemoryView:
         else:
             file += folio.nr_pages
     swap = system.swap
+    from faultlang.kernel.mm.hugetlb import hugetlb_counters
+    h_total, h_free, h_rsvd, h_surp = hugetlb_counters(system)
     return MemoryView(total_frames=phys.nr_frames, free_frames=free,
                       used_frames=phys.nr_frames - free, anon_pages=anon, file_pages=file,
                       shmem_pages=shmem, swap_total=swap.total() if swap else 0,
                       swap_used=swap.used() if swap else 0,
                       swap_cache=swap.cache_pages() if swap else 0,
-                      extra=tuple((f"node{z.node}_free", z.nr_free) for z in phys.zones)
-                      if len(phys.zones) > 1 else ())
+                      hugepages_total=h_total, hugepages_free=h_free,
+                      extra=(tuple((f"node{z.node}_free", z.nr_free) for z in phys.zones)
+                             if len(phys.zones) > 1 else ()) + (
+                          (("HugePages_Rsvd", h_rsvd), ("HugePages_Surp", h_surp))
+                          if h_total else ()))
 
 
 def settings_view(settings: Settings) -> tuple[tuple[str, str, str], ...]:

@@ -34,6 +34,7 @@ def check_invariants(system) -> list[str]:
     problems = []
     phys = system.phys
     mapped = Counter()
+    hstate = getattr(system, "hstate", None)
     for task in system.tasks.values():
         if not task.alive:
             continue
@@ -53,6 +54,8 @@ def check_invariants(system) -> list[str]:
                 continue
             nr = 1 << (shift - 12)
             mapped[id(folio)] += nr
+            if hstate is not None and hstate.owns(folio):
+                continue                  # hugetlb pages are not in RSS (HugetlbPages)
             kind = 1 if folio.anon else 3 if getattr(folio.mapping, "shmem", False) else 0
             rss[kind] += nr
         if rss != mm.rss_stat:

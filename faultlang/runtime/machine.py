@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from faultlang.errors import ScenarioError, StepLimitExceeded
-from faultlang.kernel.arch.x86.cpu import cpu_access
+from faultlang.kernel.arch.x86.cpu import cpu_access, mmu_pte_table
+from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import fault_names
 from faultlang.kernel.include.linux.sched import Task
 from faultlang.kernel.kernel.exit import do_exit
@@ -26,6 +27,8 @@ from faultlang.snapshots import CallFrame, Counters, StepRecord
 
 DEFAULT_MAX_STEPS = 5_000_000
 PAGE = 4096
+_P, _RW, _PFN = pt._PAGE_PRESENT, pt._PAGE_RW, pt.PFN_MASK
+_A, _A_D = pt._PAGE_ACCESSED, pt._PAGE_ACCESSED | pt._PAGE_DIRTY
 # Helpers that run inside a fault but do not decide its outcome (see StepRecord.handler).
 _NOT_DECIDERS = frozenset({"mm_account_fault", "__alloc_pages", "vmf_anon_prepare",
                            "alloc_anon_folio", "lock_vma_under_rcu", "lock_mm_and_find_vma",
@@ -48,21 +51,27 @@ class Mapping:
         return self.size // PAGE
 
 
-_PATH_CACHE: dict[tuple, tuple[CallFrame, ...]] = {}
+_PATH_CACHE: dict[tuple, tuple[tuple[CallFrame, ...], Optional[str]]] = {}
+
+
+def path_of(raw: list) -> tuple[tuple[CallFrame, ...], Optional[str]]:
+    """A raw fault record → (CallFrames, the decider when no signal was sent). Most
+    faults repeat an earlier one exactly, so each distinct record is decoded (and its
+    decider found) once and the (read-only) result shared."""
+    key = tuple(raw)
+    hit = _PATH_CACHE.get(key)
+    if hit is None:
+        if len(_PATH_CACHE) > 4096:
+            _PATH_CACHE.clear()
+        frames = tuple(CallFrame(d, sym, f, w, None if r is None else fault_names(r))
+                       for d, sym, f, w, r in decode(raw))
+        hit = _PATH_CACHE[key] = (frames, decider(frames, None))
+    return hit
 
 
 def frames_of(raw: list) -> tuple[CallFrame, ...]:
-    """A raw fault record → CallFrames. Most faults repeat an earlier one exactly, so each
-    distinct record is decoded once and its (read-only) frames shared."""
-    key = tuple(raw)
-    frames = _PATH_CACHE.get(key)
-    if frames is None:
-        if len(_PATH_CACHE) > 4096:
-            _PATH_CACHE.clear()
-        frames = _PATH_CACHE[key] = tuple(
-            CallFrame(d, sym, f, w, None if r is None else fault_names(r))
-            for d, sym, f, w, r in decode(raw))
-    return frames
+    """A raw fault record → CallFrames (shared, see path_of)."""
+    return path_of(raw)[0]
 
 
 def decider(frames: tuple[CallFrame, ...], signal: Optional[str]) -> Optional[str]:
@@ -72,7 +81,11 @@ def decider(frames: tuple[CallFrame, ...], signal: Optional[str]) -> Optional[st
             if f.symbol in ("force_sig_fault", "kernelmode_fixup_or_oops", "pagefault_out_of_memory"):
                 return frames[k - 1].symbol if f.symbol == "force_sig_fault" and k else f.symbol
     best = None
+    inside = 1 << 30                 # depth of an allocation whose callees (reclaim) don't decide
     for f in frames:
+        if f.depth > inside:
+            continue
+        inside = f.depth if f.symbol == "__alloc_pages" else 1 << 30
         if f.symbol not in _NOT_DECIDERS and (best is None or f.depth >= best.depth):
             best = f
     return best.symbol if best else None
@@ -161,17 +174,70 @@ class Machine:
     def access(self, op: str, target: ast.Target, value: Optional[int], node: ast.Node,
                process: Optional[str] = None) -> list[StepRecord]:
         task = self.live_task(process, node)
+        if task.uffd_wait is not None:
+            from faultlang.runtime.uffd import check_not_blocked
+            check_not_blocked(task, node)
         addrs = self.addresses(target)
         self.charge(len(addrs), node)
         out = []
         mapping = None if isinstance(target, ast.Absolute) else self.mappings[target.mapping]
+        # Fast path: a user load or store whose 4 KiB PTE is present (and writable, for
+        # a store) finishes in the MMU without a fault. cpu.mmu_access() would walk all
+        # four levels for it; here the walk to the PTE table is done once per 2 MiB
+        # region and the MMU's leaf check (cpu._leaf) is done inline for each page. It
+        # records exactly what access_one() records for an access that did not fault.
+        # Anything else (no PTE, not present, read-only, a huge PMD) goes to access_one.
+        write = op == "write"
+        fast = write or op == "read"
+        table, table_base = None, -1
+        system = task.mm.system
+        mem = system.phys.mem
+        steps = self.steps
+        line, comm, statement = self.line, task.comm, self.statement_index
+        if mapping is not None:
+            m_name, m_start, m_end = mapping.name, mapping.start, mapping.start + mapping.size
         for address in addrs:
-            if mapping is not None and (address - mapping.start) % PAGE == 0 \
-                    and mapping.start <= address < mapping.start + mapping.size:
-                label = f"{mapping.name}[{(address - mapping.start) >> 12}]"
+            if mapping is not None and (address - m_start) % PAGE == 0 \
+                    and m_start <= address < m_end:
+                label = f"{m_name}[{(address - m_start) >> 12}]"
             else:
                 label = self.label(address)
+            if fast:
+                if address >> 21 != table_base:
+                    table, table_base = mmu_pte_table(task.mm, address), address >> 21
+                if table is not None:
+                    i = (address >> 12) & 511
+                    pte = table[i]
+                    if pte & _P and (pte & _RW or not write):
+                        task.pending_signal = None       # as cpu_access() does first
+                        system.current = task
+                        self.step = n = self.step + 1
+                        # the MMU sets accessed, and dirty for a store, with no fault
+                        new = pte | _A_D if write else pte | _A
+                        if new != pte:
+                            table[i] = new
+                        if write:
+                            data = n if value is None else value
+                            mem[(pte & _PFN) >> 12] = data
+                        else:
+                            data = mem[(pte & _PFN) >> 12]
+                        step = StepRecord(n, line, comm, op, address, "none", None, None,
+                                          data, None, (), 0, label or self.label(address),
+                                          statement)
+                        steps.append(step)
+                        out.append(step)
+                        continue
+                else:
+                    table_base = -1      # the fault may allocate the PTE table: walk again
+                # An existing PTE table stays in place across a fault of a live task: the
+                # kernel frees or replaces one only under the mmap write lock (munmap,
+                # exit, THP collapse), never in the fault path.
             out.append(self.access_one(task, op, address, value, label))
+            if task.uffd_wait is not None:      # asleep in handle_userfault: see runtime/uffd.py
+                task.uffd_wait.access = (op, address, value, out[-1],
+                                         addrs[addrs.index(address) + 1:])
+                break
+            fast = fast and task.alive
         return out
 
     def access_one(self, task: Task, op: str, address: int, value: Optional[int],
@@ -187,7 +253,7 @@ class Machine:
             result = cpu_access(task, address, op, value)
         finally:
             raw = recorder.stop() if self.record else []
-        frames = frames_of(raw) if raw else ()
+        frames, handler = path_of(raw) if raw else ((), None)
         signal = result.signal
         if signal is not None:
             outcome = {"SIGKILL": "oom"}.get(signal[0], signal[0])
@@ -200,7 +266,10 @@ class Machine:
             outcome, si_code = "minor", None
         else:
             outcome, si_code = ("blocked" if result.blocked else "none"), None
-        handler = decider(frames, signal and signal[0]) if result.faults else None
+        if not result.faults:
+            handler = None
+        elif signal and signal[0]:
+            handler = decider(frames, signal[0])
         # positional: this runs once per page touched, and keywords cost 3x here
         step = StepRecord(n, self.line, task.comm, op, address, outcome, si_code,
                           result.error_code, result.value if signal is None else None,

@@ -32,7 +32,7 @@ def create_mapping(machine: "Machine", stmt: ast.Map, task: Task) -> list[str]:
     # Anonymous mmap of a multiple of 2 MiB gets a 2 MiB-aligned address
     # (thp_get_unmapped_area_vmflags in __get_unmapped_area).
     align = PMD_SIZE if stmt.kind == "anon" and not shared and stmt.size % PMD_SIZE == 0 else 4096
-    if stmt.kind not in ("anon", "file", "shmem", "device"):
+    if stmt.kind not in ("anon", "file", "shmem", "device", "hugetlb"):
         raise ScenarioError(f"'{stmt.kind}' mappings are not simulated yet",
                             "use an anon, file, shmem or device mapping for now", stmt.span)
     machine.system.current = task
@@ -60,6 +60,14 @@ def create_mapping(machine: "Machine", stmt: ast.Map, task: Task) -> list[str]:
         shared = True
         vm_ops = memory_file.device_vm_ops
         extra |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP
+    elif stmt.kind == "hugetlb":
+        # MAP_HUGETLB: an anonymous hugetlbfs file, placed on a 2 MiB boundary
+        # (hugetlb_get_unmapped_area); the pool reservation happens in do_mmap.
+        from faultlang.kernel.mm import hugetlb
+        vm_ops = hugetlb.hugetlb_vm_ops
+        vm_file = hugetlb.HugetlbFile(stmt.name, task.mm, shared)
+        extra |= hugetlb.VM_HUGETLB | VM_DONTEXPAND
+        align = PMD_SIZE
     try:
         vma = mmap.do_mmap(task.mm, stmt.at, stmt.size, prot, shared, name=stmt.name,
                            kind=kind, extra_flags=extra, align=align, vm_ops=vm_ops,

@@ -16,7 +16,7 @@ from faultlang.lang.lexical import format_size
 from faultlang.lang.settings import check_setting
 from faultlang.lang import ast
 from faultlang.lang.printer import format_statement
-from faultlang.runtime import inspect
+from faultlang.runtime import inspect, uffd
 from faultlang.runtime.expect import evaluate
 from faultlang.runtime.machine import DEFAULT_MAX_STEPS, Machine
 from faultlang.runtime.support import unsupported
@@ -125,7 +125,9 @@ class Runner:
     def run_action(self, machine: Machine, stmt: ast.Statement, process: Optional[str]) -> list[str]:
         if isinstance(stmt, ast.Access):
             machine.access(stmt.op, stmt.target, stmt.value, stmt, process)
-            return []
+            return uffd.blocked_notes(machine, process)
+        if isinstance(stmt, uffd.STATEMENTS):
+            return uffd.run_uffd(machine, stmt, process)
         if isinstance(stmt, ast.Map):
             notes = machine.map(stmt, process)
             machine.drain_gup(machine.task(process))
@@ -135,6 +137,9 @@ class Runner:
             notes = machine.syscall(stmt, process)
             machine.drain_gup(machine.task(process))
             return notes
+        if isinstance(stmt, (ast.Swapout, ast.Reclaim, ast.DropCaches)):
+            from faultlang.runtime.swap import run_swap_statement
+            return run_swap_statement(machine, stmt, process)
         if isinstance(stmt, ast.FileDecl):
             return machine.file(stmt)
         if isinstance(stmt, ast.Truncate):
@@ -191,8 +196,14 @@ class Runner:
                                     "declare it with `file` first", stmt.span)
             text = machine.pagecache_text(name)
             return Snapshot(view=view, process=process, line=line, text=text)
+        if view == "uffd":
+            return Snapshot(view=view, process=process, line=line,
+                            text=uffd.show_text(machine, task))
         if view == "log":
             return Snapshot(view=view, process=process, line=line, log=tuple(machine.steps))
+        if view == "swap":
+            from faultlang.runtime.swap import swap_text
+            return Snapshot(view=view, process=process, line=line, text=swap_text(machine))
         raise NotSupportedYet(f"`show {view}` is not available yet", "try `show pagetable`",
                               stmt.span)
 

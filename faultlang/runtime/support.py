@@ -18,19 +18,13 @@ _HUGE = "huge pages (issue 7)"
 _UFFD = "userfaultfd (issue 8)"
 
 _BY_TYPE = {
-    ast.Swapout: _SWAP, ast.Reclaim: _SWAP,
-    ast.DropCaches: _SWAP, ast.NumaScan: _SWAP, ast.Trace: _SWAP,
-    ast.UffdRegister: _UFFD, ast.UffdUnregister: _UFFD, ast.UffdHandle: _UFFD,
-    ast.UffdCopy: _UFFD, ast.UffdZeropage: _UFFD, ast.UffdContinue: _UFFD,
-    ast.UffdWriteprotect: _UFFD, ast.UffdWake: _UFFD,
+    ast.NumaScan: _SWAP, ast.Trace: _SWAP,
 }
-_SETTINGS = {"swap": _SWAP, "swap_device": _SWAP, "page_cluster": _SWAP, "policy": _SWAP,
-             "numa_nodes": _SWAP, "thp": _HUGE, "mthp": _HUGE, "hugepages": _HUGE}
-_DEFAULTS = {"swap": 0, "swap_device": "disk", "page_cluster": 3, "policy": "linux",
-             "numa_nodes": 1, "thp": "madvise", "mthp": "off", "hugepages": 0}
-_MAP_KINDS = {"hugetlb": _HUGE}
-_ADVICE = {"hugepage": _HUGE}
-_SHOW = {"swap": _SWAP, "lru": _SWAP, "uffd": _UFFD}
+_SETTINGS = {"policy": _SWAP, "numa_nodes": _SWAP}
+_DEFAULTS = {"policy": "linux", "numa_nodes": 1}
+_MAP_KINDS: dict[str, str] = {}
+_ADVICE: dict[str, str] = {}
+_SHOW = {"lru": _SWAP}
 
 
 def unsupported(stmt: ast.Statement) -> Optional[str]:
@@ -56,10 +50,6 @@ def unsupported(stmt: ast.Statement) -> Optional[str]:
         return _ADVICE[stmt.advice]
     if isinstance(stmt, ast.Show) and stmt.view in _SHOW:
         return _SHOW[stmt.view]
-    if isinstance(stmt, ast.ExpectState) and stmt.value in ("swapped", "swapcache", "huge", "uffd_wp"):
-        return {"swapped": _SWAP, "swapcache": _SWAP, "huge": _HUGE, "uffd_wp": _UFFD}[stmt.value]
-    if isinstance(stmt, ast.ExpectOutcome) and stmt.value == "blocked":
-        return _UFFD
     return None
 
 

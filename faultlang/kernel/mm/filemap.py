@@ -77,6 +77,7 @@ class AddressSpace:
         self.folio_order = max(0, (folio_size >> 12).bit_length() - 1)
         self.i_pages: dict[int, Folio] = {}
         self.disk: dict[int, int] = {}
+        self.swap_entries: dict[int, int] = {}   # shmem: index → swap slot (xarray value)
         self.ra = FileRaState()
 
     def __repr__(self) -> str:
@@ -99,6 +100,8 @@ class AddressSpace:
         folio = self.i_pages.get(index)
         if folio is not None:
             return self.system.phys.mem[folio.pfn + index - folio.index]
+        if index in self.swap_entries:
+            return self.system.swap.value(self.swap_entries[index])
         return 0 if self.shmem else self.disk.get(index, 0)
 
     def writeback(self, start: int, end: int, vma: Vma) -> int:

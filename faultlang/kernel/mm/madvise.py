@@ -81,6 +81,9 @@ def madvise_dontneed_single_vma(vma: Vma, start: int, end: int) -> int:
     """MADV_DONTNEED: zap the PTEs; private anonymous pages are freed."""
     if vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
         raise MmapError("EINVAL", "MADV_DONTNEED refuses locked and PFN-mapped VMAs")
+    if vma.vm_flags & 0x400000:              # VM_HUGETLB: aligned start, end rounded down
+        from faultlang.kernel.mm.hugetlb import madvise_dontneed_hugetlb
+        return madvise_dontneed_hugetlb(vma, start, end)
     return zap_page_range_single(vma, start, end)
 
 
@@ -122,9 +125,9 @@ def madvise_cold_or_pageout(vma: Vma, start: int, end: int, pageout: bool) -> in
         folio.active = False
         folio.referenced = False
         count += 1
-    if pageout and system.swap is None:
-        why("no swap device: anonymous pages cannot be paged out")
-    elif pageout:
+    if pageout:
+        if system.swap is None:
+            why("no swap device: anonymous pages cannot be paged out")
         from faultlang.kernel.mm.vmscan import reclaim_pages_range
         return reclaim_pages_range(vma, start, end)
     return count

@@ -321,7 +321,7 @@ def do_anonymous_page(vmf: VmFault) -> int:
         folio_put(system.phys, folio)
         from faultlang.kernel.fs.userfaultfd import handle_userfault
         return handle_userfault(vmf, "missing")
-    nr = folio.nr_pages
+    nr = 1 << folio.order                 # folio_nr_pages()
     first = vmf.pte_index - ((vmf.address >> 12) - ((vmf.address >> 12) & ~(nr - 1))) if nr > 1 else vmf.pte_index
     entry = (folio.pfn << 12) | vma.vm_page_prot | pt._PAGE_ACCESSED
     if vma.vm_flags & VM_WRITE:
@@ -330,6 +330,9 @@ def do_anonymous_page(vmf: VmFault) -> int:
     folio.lru = True
     mm.rss_stat[MM_ANONPAGES] += nr
     table = vmf.pte_table
+    if nr == 1:                           # set_ptes() of one PTE: the loop below, once
+        table[first] = entry
+        return 0
     for k in range(nr):
         table[first + k] = entry + (k << 12)
     return 0
@@ -451,7 +454,11 @@ def wp_page_copy(vmf: VmFault, old_folio: Optional[Folio]) -> int:
         return ret
     old_pfn = (vmf.orig_pte & pt.PFN_MASK) >> 12
     node = mm.owner.numa_node if mm.owner is not None else 0
+    if old_folio is not None:
+        old_folio.refcount += 1           # the fault's reference: reclaim must not take it
     new = alloc_pages(phys, 0, node, is_zero_pfn(mm, old_pfn))
+    if old_folio is not None:
+        old_folio.refcount -= 1
     if new is None:
         return VM_FAULT_OOM
     if not is_zero_pfn(mm, old_pfn):
@@ -536,6 +543,10 @@ def zap_pte(mm: MmStruct, table: list, i: int) -> None:
         if pte & pt._PAGE_DIRTY and not folio.anon:
             folio.dirty = True
         folio_remove_rmap_ptes(folio)
+        if folio.swapcache and not folio.mapcount:
+            # free_swap_cache(): the last unmap lets go of an unneeded swap-cache copy
+            from faultlang.kernel.mm.swapfile import folio_free_swap
+            folio_free_swap(system, folio)
         folio_put(system.phys, folio)
     elif pt.is_swap_pte(pte):
         from faultlang.kernel.mm.swapfile import free_swap_and_cache
@@ -547,8 +558,12 @@ def zap_pte(mm: MmStruct, table: list, i: int) -> None:
 def zap_page_range_single(vma: Vma, start: int, end: int) -> int:
     """zap_page_range_single - unmap [start, end) of one VMA (MADV_DONTNEED, munmap).
     Returns the number of entries that were zapped."""
+    if vma.vm_flags & 0x400000:              # VM_HUGETLB: unmap_single_vma's hugetlb case
+        from faultlang.kernel.mm.hugetlb import unmap_hugepage_range
+        return unmap_hugepage_range(vma, start, end)
     mm = vma.vm_mm
-    count = 0
+    from faultlang.kernel.mm.huge_memory import zap_huge_pmds
+    count = zap_huge_pmds(vma, start, end)
     for table, i, _ in walk_pte_slots(mm, start, end):
         if table[i]:
             zap_pte(mm, table, i)
@@ -580,6 +595,9 @@ def copy_page_range(dst_vma: Vma, src_vma: Vma) -> int:
     (a page that may be DMA-pinned is copied for the child instead); swap entries are
     duplicated; every copied PTE is made old. Returns the number of entries copied.
     """
+    if src_vma.vm_flags & 0x400000:          # VM_HUGETLB
+        from faultlang.kernel.mm.hugetlb import copy_hugetlb_page_range
+        return copy_hugetlb_page_range(dst_vma, src_vma)
     src_mm, dst_mm = src_vma.vm_mm, dst_vma.vm_mm
     system = src_mm.system
     cow = is_cow_mapping(src_vma.vm_flags)

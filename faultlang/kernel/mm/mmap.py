@@ -109,6 +109,9 @@ def check_range_mapped(mm: MmStruct, start: int, end: int) -> None:
 
 def split_vma(vma: Vma, addr: int) -> Vma:
     """__split_vma(): cut `vma` at `addr`; returns the upper part (now its own VMA)."""
+    if vma.vm_flags & 0x400000 and addr & 0x1FFFFF:
+        # hugetlb_vm_op_split(): a hugetlb VMA splits only on huge-page boundaries
+        raise MmapError("EINVAL", "a hugetlb mapping can only be split at a 2 MiB boundary")
     mm = vma.vm_mm
     upper = vma.copy(mm)
     upper.vm_start = addr

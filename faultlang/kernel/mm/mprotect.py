@@ -49,7 +49,8 @@ def change_pte_range(vma: Vma) -> int:
     mm = vma.vm_mm
     newprot = vma.vm_page_prot
     try_writable = bool(vma.vm_flags & VM_WRITE)
-    changed = 0
+    from faultlang.kernel.mm.huge_memory import change_huge_pmd
+    changed = change_huge_pmd(vma, vma.vm_start, vma.vm_end)
     for table, i, _ in walk_pte_slots(mm, vma.vm_start, vma.vm_end):
         pte = table[i]
         if pte & (pt._PAGE_PRESENT | pt._PAGE_PROTNONE):

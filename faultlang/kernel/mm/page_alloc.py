@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Optional
 
 from faultlang.kernel.include.linux.mm_types import Folio
-from faultlang.kernel.trace import kfunc
+from faultlang.kernel.trace import kfunc, why
 
 MAX_PAGE_ORDER = 10
 FIRST_PFN = 0x1000          # frames below 16 MiB belong to the kernel image and firmware
 ZERO_PFN = 0x0A00           # the shared zero page lives in the kernel image
+SWAP_CLUSTER_MAX = 32       # pages direct reclaim tries to free per call
+MAX_RECLAIM_RETRIES = 16
 
 
 class Zone:
@@ -86,6 +88,7 @@ class PhysMem:
                           for n in range(nodes)]
         self.mem: list[int] = [0] * self.end_pfn
         self.mem_map: list[Optional[Folio]] = [None] * self.end_pfn
+        self.system = None          # the System, once built: direct reclaim needs it
 
     def nr_free(self) -> int:
         return sum(z.nr_free for z in self.zones)
@@ -101,13 +104,44 @@ class PhysMem:
 
 
 @kfunc("mm/page_alloc.c", symbol="__alloc_pages", fault_bits=False)
-def alloc_pages(phys: PhysMem, order: int, node: int = 0, zero: bool = True) -> Optional[Folio]:
-    """__alloc_pages(): a folio of 2^order frames from `node` (others as fallback), or None."""
+def alloc_pages(phys: PhysMem, order: int, node: int = 0, zero: bool = True,
+                reclaim: bool = True) -> Optional[Folio]:
+    """__alloc_pages(): a folio of 2^order frames from `node` (others as fallback), or None.
+    When no zone has one, __alloc_pages_slowpath reclaims (unless `reclaim` is False:
+    __GFP_NORETRY readahead) and tries again."""
+    folio = get_page_from_freelist(phys, order, node, zero)
+    if folio is None and reclaim and order == 0 and phys.system is not None:
+        return alloc_pages_slowpath(phys, order, node, zero)
+    return folio
+
+
+@kfunc("mm/page_alloc.c", symbol="__alloc_pages_slowpath", fault_bits=False)
+def alloc_pages_slowpath(phys: PhysMem, order: int, node: int, zero: bool) -> Optional[Folio]:
+    """__alloc_pages_slowpath - no free frame: direct reclaim (try_to_free_pages), then
+    the freelists again; no progress means the caller gets NULL (→ VM_FAULT_OOM)."""
+    from faultlang.kernel.mm.vmscan import try_to_free_pages
+    for _ in range(MAX_RECLAIM_RETRIES):
+        if not try_to_free_pages(phys.system, SWAP_CLUSTER_MAX):
+            why("direct reclaim made no progress: give up")
+            return None
+        folio = get_page_from_freelist(phys, order, node, zero)
+        if folio is not None:
+            return folio
+    return None
+
+
+def get_page_from_freelist(phys: PhysMem, order: int, node: int, zero: bool) -> Optional[Folio]:
+    """get_page_from_freelist(): the first zone of the node's zonelist with a free block."""
     for zone in phys.zonelists[node if node < len(phys.zonelists) else 0]:
         pfn = zone.alloc(order)
         if pfn is not None:
             folio = Folio(pfn, order)
             mem_map, mem = phys.mem_map, phys.mem
+            if not order:                   # one frame: the loop below, for one page
+                mem_map[pfn] = folio
+                if zero:
+                    mem[pfn] = 0
+                return folio
             for p in range(pfn, pfn + (1 << order)):
                 mem_map[p] = folio
                 if zero:

@@ -26,9 +26,21 @@ def folio_add_new_anon_rmap(folio: Folio, vma: Vma, address: int, exclusive: boo
     folio.anon = True
     folio.mapping = vma.anon_vma
     folio.index = ((address - vma.vm_start) >> 12) + vma.vm_pgoff
-    folio.mapcount += folio.nr_pages
+    nr = 1 << folio.order                 # folio_nr_pages()
+    folio.mapcount += nr
+    if nr > 1:
+        # faultlang keeps one reference per mapped page: the allocation's reference
+        # becomes the first page's, the other pages' are taken here
+        folio.refcount += nr - 1
     if exclusive:
-        folio.exclusive = set(range(folio.nr_pages))
+        # every page PageAnonExclusive; the new folio's set is empty, so it is filled in
+        # place rather than replaced (one allocation less per anonymous fault)
+        ex = folio.exclusive
+        ex.clear()
+        if nr == 1:
+            ex.add(0)
+        else:
+            ex.update(range(nr))
 
 
 def folio_add_anon_rmap_ptes(folio: Folio, nr: int = 1) -> None:

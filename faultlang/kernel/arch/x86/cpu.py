@@ -45,15 +45,26 @@ def mmu_access(mm, address: int, write: bool, exec_: bool, user: bool, value) ->
     shift = 48 if mm.levels == 5 else 39
     while shift > 12:
         entry = table[(address >> shift) & 511]
-        if entry is None:
-            return _error(0, write, exec_, user)
-        if type(entry) is int:
+        if type(entry) is not list:
+            if entry is None:
+                return _error(0, write, exec_, user)
             return _leaf(mm, table, (address >> shift) & 511, entry, address, write, exec_, user,
                          value, (address >> 12) & ((1 << (shift - 12)) - 1))
         table = entry
         shift -= 9
+    # The 4 KiB leaf: the checks of _leaf() written out, as this is the common case.
     i = (address >> 12) & 511
-    return _leaf(mm, table, i, table[i], address, write, exec_, user, value, 0)
+    pte = table[i]
+    if not pte & _P:
+        return _error(0, write, exec_, user)
+    if write and not pte & _RW or exec_ and pte & _NX:
+        return _error(X86_PF_PROT, write, exec_, user)
+    new = pte | _A | (_D if write else 0)
+    if new != pte:
+        table[i] = new
+    if write:
+        mm.system.phys.mem[(pte & _PFN) >> 12] = value
+    return -1
 
 
 def _error(present: int, write: bool, exec_: bool, user: bool) -> int:
@@ -132,5 +143,37 @@ def cpu_access(task: Task, address: int, op: str, value=None) -> AccessResult:
         result.ret = exc_page_fault(task, USER_REGS if user else KERNEL_REGS, code, address)
         if task.pending_signal is not None:
             result.signal = task.pending_signal
+            return result
+        if task.uffd_wait is not None:          # asleep in handle_userfault
+            result.blocked = True
+            return result
+    raise SimulatorBug(f"access to {address:#x} still faults after {MAX_REEXECUTE} faults")
+
+
+def cpu_reexecute(task: Task, address: int, op: str, value, result: AccessResult) -> AccessResult:
+    """A blocked access whose fault was resumed (fault.resume_user_addr_fault): the
+    instruction runs again, faulting as often as the hardware would."""
+    mm = task.mm
+    write = op in ("write", "kwrite")
+    exec_ = op == "exec"
+    user = op not in ("kread", "kwrite")
+    if task.pending_signal is not None:
+        result.signal = task.pending_signal
+        return result
+    if task.uffd_wait is not None:
+        result.blocked = True
+        return result
+    for _ in range(MAX_REEXECUTE):
+        code = mmu_access(mm, address, write, exec_, user, value)
+        if code < 0:
+            result.value = value if write else mmu_read(mm, address)
+            return result
+        result.faults += 1
+        result.ret = exc_page_fault(task, USER_REGS if user else KERNEL_REGS, code, address)
+        if task.pending_signal is not None:
+            result.signal = task.pending_signal
+            return result
+        if task.uffd_wait is not None:
+            result.blocked = True
             return result
     raise SimulatorBug(f"access to {address:#x} still faults after {MAX_REEXECUTE} faults")

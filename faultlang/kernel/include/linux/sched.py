@@ -14,7 +14,7 @@ class Task:
 
     __slots__ = ("pid", "comm", "mm", "min_flt", "maj_flt", "perf_page_faults",
                  "perf_min", "perf_maj", "numa_node", "alive", "parent",
-                 "pending_signal", "oom_killed", "exit_reason")
+                 "pending_signal", "oom_killed", "exit_reason", "uffd_wait")
 
     def __init__(self, pid: int, comm: str, mm: Any, parent: Optional["Task"] = None):
         self.pid = pid
@@ -31,6 +31,7 @@ class Task:
         self.pending_signal: Optional[tuple[str, str, int]] = None
         self.oom_killed = False
         self.exit_reason = ""
+        self.uffd_wait: Any = None   # asleep in handle_userfault (fs/userfaultfd.UffdWait)
 
     def __repr__(self) -> str:
         return f"Task({self.comm}, pid={self.pid})"

@@ -88,8 +88,26 @@ def do_user_addr_fault(task: Task, regs: Regs, error_code: int, address: int) ->
                 return fault_done(task, regs, error_code, address, fault)
             if fault & VM_FAULT_MAJOR:
                 flags |= FAULT_FLAG_TRIED
+            if task.uffd_wait is not None:
+                task.uffd_wait.retry = (regs, error_code, address, flags)
+                return fault
     else:
         why("kernel-mode fault: never uses the per-VMA lock")
+    return retry_under_mmap_lock(task, regs, error_code, address, flags)
+
+
+def resume_user_addr_fault(task: Task) -> int:
+    """The thread asleep in handle_userfault was woken: do_user_addr_fault goes on with
+    the retry under the mmap_lock, with the flags (TRIED or not) the first attempt left."""
+    wait, task.uffd_wait = task.uffd_wait, None
+    regs, error_code, address, flags = wait.retry
+    return retry_under_mmap_lock(task, regs, error_code, address, flags)
+
+
+def retry_under_mmap_lock(task: Task, regs: Regs, error_code: int, address: int,
+                          flags: int) -> int:
+    """The `lock_mmap:` / `retry:` part of do_user_addr_fault."""
+    mm = task.mm
     for _ in range(MAX_ATTEMPTS):
         vma = lock_mm_and_find_vma(mm, address, regs)
         if vma is None:
@@ -105,6 +123,9 @@ def do_user_addr_fault(task: Task, regs: Regs, error_code: int, address: int) ->
             if task.pending_signal is not None:             # fault_signal_pending
                 return fault
             flags |= FAULT_FLAG_TRIED
+            if task.uffd_wait is not None:          # asleep until a UFFDIO_* wakes it
+                task.uffd_wait.retry = (regs, error_code, address, flags)
+                return fault
             continue
         return fault_done(task, regs, error_code, address, fault)
     raise SimulatorBug(f"fault at {address:#x} asked for VM_FAULT_RETRY {MAX_ATTEMPTS} times")
