@@ -1,7 +1,8 @@
 """Which statements the engine simulates today; the rest get a clear "not supported yet".
 
 Every statement of language v0 parses, but a statement whose simulation belongs to a
-later engine issue (files and shmem, swap, huge pages, userfaultfd) must not be
+later engine issue (NUMA balancing, trace replay, the textbook reclaim policies,
+hugetlbfs and DAX files) must not be
 silently ignored: `faultlang check` and `faultlang run` refuse it, naming the issue.
 """
 
@@ -15,15 +16,12 @@ from faultlang.lang import ast
 _FILES = "file-backed and shmem mappings (issue 5)"
 _SWAP = "swap, reclaim and memory pressure (issue 6)"
 _HUGE = "huge pages (issue 7)"
-_UFFD = "userfaultfd (issue 8)"
 
 _BY_TYPE = {
     ast.NumaScan: _SWAP, ast.Trace: _SWAP,
 }
 _SETTINGS = {"policy": _SWAP, "numa_nodes": _SWAP}
 _DEFAULTS = {"policy": "linux", "numa_nodes": 1}
-_MAP_KINDS: dict[str, str] = {}
-_ADVICE: dict[str, str] = {}
 _SHOW = {"lru": _SWAP}
 
 
@@ -40,14 +38,6 @@ def unsupported(stmt: ast.Statement) -> Optional[str]:
             return _FILES + " (DAX files)"
     if isinstance(stmt, ast.Set) and stmt.key in _SETTINGS and stmt.value != _DEFAULTS[stmt.key]:
         return _SETTINGS[stmt.key]
-    if isinstance(stmt, ast.Map):
-        if stmt.kind in _MAP_KINDS:
-            return _MAP_KINDS[stmt.kind]
-        for option in stmt.options:
-            if option in _ADVICE:
-                return _ADVICE[option]
-    if isinstance(stmt, ast.Madvise) and stmt.advice in _ADVICE:
-        return _ADVICE[stmt.advice]
     if isinstance(stmt, ast.Show) and stmt.view in _SHOW:
         return _SHOW[stmt.view]
     return None
