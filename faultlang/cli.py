@@ -1,4 +1,4 @@
-"""The command line: faultlang run | check | repl | verify.
+"""The command line: faultlang run | check | test | quiz | repl | verify.
 
 Exit codes: 0 ok, 1 an `expect` failed (or verify found a mismatch), 2 usage or
 scenario error. Errors print file:line:col with a caret; never a traceback.
@@ -36,10 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", "-v", action="store_true", help="every step and every path")
     run.add_argument("--max-steps", type=int, default=None, metavar="N",
                      help="stop a run that needs more than N page operations")
+    run.add_argument("--svg", metavar="FILE", help="also export the output as SVG (slides)")
+    run.add_argument("--html", metavar="FILE", help="also export the output as HTML (handouts)")
     _output_options(run)
 
     check = sub.add_parser("check", help="parse and check scenarios without running them")
     check.add_argument("scenarios", nargs="+")
+
+    from faultlang.course import quiz, testcmd
+    testcmd.add_arguments(sub.add_parser(
+        "test", help="run scenarios against their golden .out files (grading)"))
+    quiz.add_arguments(sub.add_parser(
+        "quiz", help="a seeded question about a generated scenario (OSTEP style)"))
 
     repl = sub.add_parser("repl", help="the interactive prompt (also: faultlang with no arguments)")
     repl.add_argument("--vi", action="store_true", help="vi key bindings")
@@ -74,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from faultlang.runtime.machine import DEFAULT_MAX_STEPS
     from faultlang.runtime.runner import run_scenario
     scenario = load(args.scenario)
-    from faultlang.lang.check import check
+    from faultlang.lang.checker import check
     check(scenario)
     report = run_scenario(scenario, max_steps=args.max_steps or DEFAULT_MAX_STEPS)
     if args.json:
@@ -83,11 +91,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         from faultlang.render import make_console, render_report
         console = make_console(width=args.width, color=False if args.no_color else None)
         render_report(report, console, verbose=args.verbose)
+    if args.svg or args.html:
+        from faultlang.course.handout import export_report
+        export_report(report, svg=args.svg, html=args.html, verbose=args.verbose)
     return EXIT_OK if report.ok else EXIT_EXPECT
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from faultlang.lang.check import check_all
+    from faultlang.lang.checker import check_all
     from faultlang.runtime.support import check_supported
     status = EXIT_OK
     for name in args.scenarios:
@@ -117,9 +128,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return run_verify(args)
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from faultlang.course.testcmd import cmd_test as run_tests
+    return run_tests(args)
+
+
+def cmd_quiz(args: argparse.Namespace) -> int:
+    from faultlang.course.quiz import cmd_quiz as run_quiz
+    return run_quiz(args)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"run": cmd_run, "check": cmd_check, "repl": cmd_repl, "verify": cmd_verify}
+    commands = {"run": cmd_run, "check": cmd_check, "repl": cmd_repl, "verify": cmd_verify,
+                "test": cmd_test, "quiz": cmd_quiz}
     try:
         return commands.get(args.command or "repl", cmd_repl)(args)
     except FaultlangError as err:

@@ -36,6 +36,10 @@ class System:
         self.swap: Any = None                # swap devices (mm/swapfile.c), when configured
         self.lru: Any = None                 # the LRU lists (mm/vmscan.c), once reclaim runs
         self.phys.system = self              # direct reclaim starts from the allocator
+        self.policy: Any = None              # `set policy fifo|lru|clock|opt` (mm/textbook.py)
+        if s.policy != "linux":
+            from faultlang.kernel.mm.textbook import Policy
+            self.policy = self.phys.policy = Policy(s.policy)
         if s.swap:
             from faultlang.kernel.mm.swapfile import create_swap_device
             self.swap = create_swap_device(self)

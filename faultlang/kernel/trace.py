@@ -54,6 +54,7 @@ def kfunc(file: str, symbol: Optional[str] = None, fault_bits: bool = True) -> C
         wrapper = _make_wrapper(fn, (name, file), fault_bits)
         wrapper.__name__ = fn.__name__
         wrapper.__qualname__ = fn.__qualname__
+        wrapper.__module__ = fn.__module__
         wrapper.__doc__ = fn.__doc__
         wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
         wrapper.kernel_symbol = name  # type: ignore[attr-defined]

@@ -18,11 +18,11 @@ __all__ = ["parse_text", "parse_yaml", "parse_path", "parse_statement", "check",
 # Imported on first use, so that parsing one line does not pay for the checker, the
 # printer or the YAML loader (start-up time is part of the REPL's feel).
 _HOMES = {"parse_text": "parse", "parse_yaml": "parse", "parse_path": "parse",
-          "parse_statement": "parse", "check": "check", "check_all": "check",
+          "parse_statement": "parse", "check": "checker", "check_all": "checker",
           "format_scenario": "printer", "format_statement": "printer"}
 
 if TYPE_CHECKING:
-    from faultlang.lang.check import check, check_all
+    from faultlang.lang.checker import check, check_all
     from faultlang.lang.parse import parse_path, parse_statement, parse_text, parse_yaml
     from faultlang.lang.printer import format_scenario, format_statement
 

@@ -200,7 +200,9 @@ def memory_view(system) -> MemoryView:
                       swap_used=swap.used() if swap else 0,
                       swap_cache=swap.cache_pages() if swap else 0,
                       hugepages_total=h_total, hugepages_free=h_free,
-                      extra=(tuple((f"node{z.node}_free", z.nr_free) for z in phys.zones)
+                      extra=(tuple(kv for z in phys.zones for kv in (
+                          (f"node{z.node}_free", z.nr_free),
+                          (f"node{z.node}_used", z.end_pfn - z.start_pfn - z.nr_free)))
                              if len(phys.zones) > 1 else ()) + (
                           (("HugePages_Rsvd", h_rsvd), ("HugePages_Surp", h_surp))
                           if h_total else ()))

@@ -33,7 +33,7 @@ _A, _A_D = pt._PAGE_ACCESSED, pt._PAGE_ACCESSED | pt._PAGE_DIRTY
 _NOT_DECIDERS = frozenset({"mm_account_fault", "__alloc_pages", "vmf_anon_prepare",
                            "alloc_anon_folio", "lock_vma_under_rcu", "lock_mm_and_find_vma",
                            "access_error", "force_sig_fault", "exc_page_fault",
-                           "do_user_addr_fault", "faultin_page"})
+                           "do_user_addr_fault", "faultin_page", "numa_migrate_check"})
 
 
 @dataclass
@@ -104,6 +104,11 @@ class Machine:
         self.step = 0
         self.line = 0
         self.statement_index = 0
+        policy = self.system.policy
+        if policy is not None:           # textbook reclaim: see runtime/policies.py
+            from faultlang.runtime.policies import page_key
+            policy.now = lambda: self.step
+            policy.key_of = lambda folio: page_key(self.system, folio)
         main = self.system.new_task("main", self.system.new_mm())
         self.processes["main"] = main
         self.current = "main"
@@ -194,6 +199,8 @@ class Machine:
         mem = system.phys.mem
         steps = self.steps
         line, comm, statement = self.line, task.comm, self.statement_index
+        policy = system.policy
+        stamp = policy.stamp if policy is not None and policy.name == "lru" else None
         if mapping is not None:
             m_name, m_start, m_end = mapping.name, mapping.start, mapping.start + mapping.size
         for address in addrs:
@@ -221,6 +228,8 @@ class Machine:
                             mem[(pte & _PFN) >> 12] = data
                         else:
                             data = mem[(pte & _PFN) >> 12]
+                        if stamp is not None:        # lru: the time of each access
+                            stamp[(pte & _PFN) >> 12] = n
                         step = StepRecord(n, line, comm, op, address, "none", None, None,
                                           data, None, (), 0, label or self.label(address),
                                           statement)
@@ -233,6 +242,10 @@ class Machine:
                 # kernel frees or replaces one only under the mmap write lock (munmap,
                 # exit, THP collapse), never in the fault path.
             out.append(self.access_one(task, op, address, value, label))
+            if stamp is not None:
+                t = mmu_pte_table(task.mm, address)
+                if t is not None and t[(address >> 12) & 511] & _P:
+                    stamp[(t[(address >> 12) & 511] & _PFN) >> 12] = self.step
             if task.uffd_wait is not None:      # asleep in handle_userfault: see runtime/uffd.py
                 task.uffd_wait.access = (op, address, value, out[-1],
                                          addrs[addrs.index(address) + 1:])

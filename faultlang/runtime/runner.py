@@ -44,6 +44,10 @@ class Runner:
         self.before: dict[str, int] = {}
         self.actions: list[tuple[ast.Statement, Optional[str]]] = []
         self.after: dict[str, int] = {}
+        # the scenario's statements and the index of the one running (run_scenario):
+        # the future that `set policy opt` needs (runtime/policies.py)
+        self.script: list[ast.Statement] = []
+        self.script_pos = -1
 
     # --- machine ------------------------------------------------------------------
 
@@ -108,6 +112,11 @@ class Runner:
             snapshot = self.show(inner, proc)
             notes = []
         else:
+            if isinstance(inner, (ast.Access, ast.Trace)) and machine.system.policy is not None \
+                    and machine.system.policy.name == "opt":
+                from faultlang.runtime.policies import set_future
+                later = self.script[self.script_pos + 1:] if self.script_pos >= 0 else []
+                set_future(machine, [stmt, *later], self.source_name)
             notes = self.run_action(machine, inner, process)
             self.actions.append((inner, process))
         if not isinstance(inner, _OBSERVING):
@@ -140,6 +149,12 @@ class Runner:
         if isinstance(stmt, (ast.Swapout, ast.Reclaim, ast.DropCaches)):
             from faultlang.runtime.swap import run_swap_statement
             return run_swap_statement(machine, stmt, process)
+        if isinstance(stmt, ast.NumaScan):
+            from faultlang.runtime.swap import run_numa_scan
+            return run_numa_scan(machine, stmt, process)
+        if isinstance(stmt, ast.Trace):
+            from faultlang.runtime.trace import run_trace
+            return run_trace(machine, stmt, process, self.source_name)
         if isinstance(stmt, ast.FileDecl):
             return machine.file(stmt)
         if isinstance(stmt, ast.Truncate):
@@ -204,6 +219,9 @@ class Runner:
         if view == "swap":
             from faultlang.runtime.swap import swap_text
             return Snapshot(view=view, process=process, line=line, text=swap_text(machine))
+        if view == "lru":
+            from faultlang.runtime.policies import lru_text
+            return Snapshot(view=view, process=process, line=line, text=lru_text(machine))
         raise NotSupportedYet(f"`show {view}` is not available yet", "try `show pagetable`",
                               stmt.span)
 
@@ -240,8 +258,10 @@ def run_scenario(scenario: ast.Scenario, *, record: bool = True,
     # matter during a run: the cyclic collector would only cost time.
     enabled = gc.isenabled()
     gc.disable()
+    runner.script = scenario.statements
     try:
-        for stmt in scenario.statements:
+        for k, stmt in enumerate(scenario.statements):
+            runner.script_pos = k
             try:
                 runner.execute(stmt)
             except FaultlangError as err:

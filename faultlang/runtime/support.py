@@ -1,8 +1,7 @@
 """Which statements the engine simulates today; the rest get a clear "not supported yet".
 
 Every statement of language v0 parses, but a statement whose simulation belongs to a
-later engine issue (NUMA balancing, trace replay, the textbook reclaim policies,
-hugetlbfs and DAX files) must not be
+later engine issue (hugetlbfs and DAX files) must not be
 silently ignored: `faultlang check` and `faultlang run` refuse it, naming the issue.
 """
 
@@ -14,15 +13,12 @@ from faultlang.errors import NotSupportedYet
 from faultlang.lang import ast
 
 _FILES = "file-backed and shmem mappings (issue 5)"
-_SWAP = "swap, reclaim and memory pressure (issue 6)"
 _HUGE = "huge pages (issue 7)"
 
-_BY_TYPE = {
-    ast.NumaScan: _SWAP, ast.Trace: _SWAP,
-}
-_SETTINGS = {"policy": _SWAP, "numa_nodes": _SWAP}
-_DEFAULTS = {"policy": "linux", "numa_nodes": 1}
-_SHOW = {"lru": _SWAP}
+_BY_TYPE: dict[type, str] = {}
+_SETTINGS: dict[str, str] = {}
+_DEFAULTS: dict[str, object] = {}
+_SHOW: dict[str, str] = {}
 
 
 def unsupported(stmt: ast.Statement) -> Optional[str]:

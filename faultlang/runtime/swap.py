@@ -37,6 +37,20 @@ def run_swap_statement(machine, stmt: ast.Node, process: Optional[str]) -> list[
     return notes
 
 
+def run_numa_scan(machine, stmt: ast.NumaScan, process: Optional[str]) -> list[str]:
+    """`numa_scan RANGE`: what task_numa_work does to the range (change_prot_numa)."""
+    from faultlang.kernel.mm.numa import change_prot_numa
+    task = machine.live_task(process, stmt)
+    machine.system.current = task
+    start, end = machine.span_of(stmt.target)
+    machine.charge((end - start) >> 12, stmt)
+    changed = 0
+    for vma in list(task.mm.vmas):
+        if vma.vm_start < end and start < vma.vm_end:
+            changed += change_prot_numa(vma, start, end)
+    return [f"{changed} PTEs made protnone: the next access to each is a NUMA hinting fault"]
+
+
 def swap_text(machine) -> str:
     si = machine.system.swap
     if si is None:

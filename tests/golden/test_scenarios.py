@@ -4,14 +4,12 @@ the goldens; review their diff like code."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
-from faultlang.lang import check, parse_path
-from faultlang.render import make_console, render_report
-from faultlang.runtime.runner import run_scenario
+from faultlang.course.golden import golden_for, render_golden
+from faultlang.lang import parse_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").rglob("*")
@@ -19,20 +17,17 @@ SCENARIOS = sorted(p for p in (ROOT / "scenarios").rglob("*")
 
 
 def render(path: Path) -> tuple[str, bool]:
-    scenario = parse_path(path)
-    check(scenario)
-    report = run_scenario(scenario)
-    report.scenario = str(path.relative_to(ROOT))
-    out = io.StringIO()
-    render_report(report, make_console(file=out, width=100, color=False))
-    return out.getvalue(), report.ok
+    rendered = render_golden(path, ROOT)
+    return rendered.text, rendered.ok
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: str(p.relative_to(ROOT / "scenarios")))
 def test_scenario_runs_and_matches_its_golden(path: Path, update_golden: bool) -> None:
     text, ok = render(path)
     assert ok, text
-    golden = path.with_suffix(".out")
+    golden = golden_for(path)          # None for a YAML twin: its .fault owns the golden
+    if golden is None:
+        return
     if update_golden:
         golden.write_text(text)
     elif golden.exists():

@@ -89,6 +89,7 @@ class PhysMem:
         self.mem: list[int] = [0] * self.end_pfn
         self.mem_map: list[Optional[Folio]] = [None] * self.end_pfn
         self.system = None          # the System, once built: direct reclaim needs it
+        self.policy = None          # a textbook reclaim policy watching loads (mm/textbook.py)
 
     def nr_free(self) -> int:
         return sum(z.nr_free for z in self.zones)
@@ -141,6 +142,8 @@ def get_page_from_freelist(phys: PhysMem, order: int, node: int, zero: bool) -> 
                 mem_map[pfn] = folio
                 if zero:
                     mem[pfn] = 0
+                if phys.policy is not None:
+                    phys.policy.on_alloc(pfn)
                 return folio
             for p in range(pfn, pfn + (1 << order)):
                 mem_map[p] = folio
@@ -155,6 +158,8 @@ def free_folio(phys: PhysMem, folio: Folio) -> None:
     mem_map = phys.mem_map
     for p in range(folio.pfn, folio.pfn + (1 << folio.order)):
         mem_map[p] = None
+    if phys.policy is not None:
+        phys.policy.on_free(folio.pfn)
     for zone in phys.zones:
         if zone.start_pfn <= folio.pfn < zone.end_pfn:
             zone.free(folio.pfn, folio.order)

@@ -304,6 +304,10 @@ def shrink_active_list(system: Any, lru: Lru) -> int:
 def try_to_free_pages(system: Any, nr_to_reclaim: int) -> int:
     """try_to_free_pages - direct reclaim: scan the LRU lists until nr_to_reclaim
     folios are freed or nothing more can be; returns the number freed."""
+    if system.policy is not None:
+        why(f"policy {system.policy.name}: the textbook policy picks one victim")
+        from faultlang.kernel.mm.textbook import textbook_reclaim
+        return textbook_reclaim(system, nr_to_reclaim)
     lru = lru_refresh(system)
     freed = 0
     for _ in range(3):                      # the priority loop, reduced to 3 passes

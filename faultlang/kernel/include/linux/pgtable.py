@@ -144,7 +144,7 @@ def make_pte_marker(kind: int) -> int:
 
 
 def is_pte_marker(pte: int) -> bool:
-    return pte != 0 and not pte & _PAGE_PRESENT and bool(pte & _PAGE_SWP_MARKER)
+    return pte != 0 and not pte & (_PAGE_PRESENT | _PAGE_PROTNONE) and bool(pte & _PAGE_SWP_MARKER)
 
 
 def pte_marker_kind(pte: int) -> int:
