@@ -49,8 +49,9 @@ def do_madvise(mm: MmStruct, start: int, length: int, advice: str) -> str:
     if advice in ("populate_read", "populate_write"):
         got = faultin_page_range(mm, start, end, advice == "populate_write")
         if got < 0:
-            raise MmapError("EFAULT" if got == -14 else "ENOMEM",
-                            "the range is not accessible for that kind of access")
+            # madvise_populate turns the permission failure of GUP into EINVAL
+            # (measured on 6.18: PROT_NONE read, or a write to read-only memory)
+            raise MmapError("EINVAL", "the range is not accessible for that kind of access")
         return f"{got} pages populated"
     if advice in _FLAG_ADVICE:
         set_bits, clear_bits = _FLAG_ADVICE[advice]
@@ -63,6 +64,10 @@ def do_madvise(mm: MmStruct, start: int, length: int, advice: str) -> str:
     total = 0
     for vma in [v for v in mm.vmas if v.vm_start < end and v.vm_end > start]:
         lo, hi = max(start, vma.vm_start), min(end, vma.vm_end)
+        if advice in ("free", "cold", "pageout") and vma.vm_flags & (VM_LOCKED | VM_PFNMAP):
+            # can_madv_lru_vma() / madvise_dontneed_free_valid_vma(): locked memory
+            # must stay resident, so the kernel refuses (measured: EINVAL)
+            raise MmapError("EINVAL", f"MADV_{advice.upper()} refuses locked VMAs")
         if advice == "dontneed":
             total += madvise_dontneed_single_vma(vma, lo, hi)
         elif advice == "free":

@@ -94,16 +94,22 @@ def do_mmap(mm: MmStruct, addr: Optional[int], length: int, prot: str, shared: b
     return vma
 
 
-def check_range_mapped(mm: MmStruct, start: int, end: int) -> None:
-    """The syscalls that take a range (mprotect, madvise, mlock, msync) fail with ENOMEM
-    when part of it is not mapped."""
+def mapped_prefix_end(mm: MmStruct, start: int, end: int) -> int:
+    """Where the mapped part of [start, end) that begins at `start` stops (== end when
+    the whole range is mapped). mprotect and mlock change the VMAs up to there and only
+    then fail with ENOMEM, as the kernel's VMA walk does."""
     covered = start
     for vma in mm.vmas:
         if vma.vm_start < end and vma.vm_end > start:
             if vma.vm_start > covered:
                 break
             covered = vma.vm_end
-    if covered < end:
+    return min(covered, end)
+
+
+def check_range_mapped(mm: MmStruct, start: int, end: int) -> None:
+    """ENOMEM when part of [start, end) is not mapped."""
+    if mapped_prefix_end(mm, start, end) < end:
         raise MmapError("ENOMEM", "part of the range is not mapped")
 
 

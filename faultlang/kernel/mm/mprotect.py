@@ -11,7 +11,7 @@ from __future__ import annotations
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import VM_SHARED, VM_WRITE, MmStruct, Vma
 from faultlang.kernel.mm.memory import vm_normal_folio, walk_pte_slots
-from faultlang.kernel.mm.mmap import check_range_mapped, isolate_range, merge_vmas, vma_set_prot
+from faultlang.kernel.mm.mmap import check_range_mapped, mapped_prefix_end, isolate_range, merge_vmas, vma_set_prot
 from faultlang.kernel.trace import kfunc
 
 # The bits mprotect rewrites; the PFN, accessed, dirty, special and soft bits stay.
@@ -23,12 +23,14 @@ def do_mprotect_pkey(mm: MmStruct, start: int, length: int, prot: str) -> int:
     """do_mprotect_pkey - mprotect(2). ENOMEM when part of the range is unmapped.
     Returns the number of PTEs rewritten."""
     end = start + length
-    check_range_mapped(mm, start, end)
+    stop = mapped_prefix_end(mm, start, end)
     changed = 0
-    for vma in isolate_range(mm, start, end):
-        vma_set_prot(vma, prot)
-        changed += change_pte_range(vma)
-    merge_vmas(mm, start, end)
+    if stop > start:
+        for vma in isolate_range(mm, start, stop):
+            vma_set_prot(vma, prot)
+            changed += change_pte_range(vma)
+        merge_vmas(mm, start, stop)
+    check_range_mapped(mm, start, end)
     return changed
 
 
