@@ -52,19 +52,8 @@ def mmu_access(mm, address: int, write: bool, exec_: bool, user: bool, value) ->
                          value, (address >> 12) & ((1 << (shift - 12)) - 1))
         table = entry
         shift -= 9
-    # The 4 KiB leaf: the checks of _leaf() written out, as this is the common case.
     i = (address >> 12) & 511
-    pte = table[i]
-    if not pte & _P:
-        return _error(0, write, exec_, user)
-    if write and not pte & _RW or exec_ and pte & _NX:
-        return _error(X86_PF_PROT, write, exec_, user)
-    new = pte | _A | (_D if write else 0)
-    if new != pte:
-        table[i] = new
-    if write:
-        mm.system.phys.mem[(pte & _PFN) >> 12] = value
-    return -1
+    return _leaf(mm, table, i, table[i], address, write, exec_, user, value, 0)
 
 
 def _error(present: int, write: bool, exec_: bool, user: bool) -> int:
@@ -80,6 +69,8 @@ def _error(present: int, write: bool, exec_: bool, user: bool) -> int:
 
 def _leaf(mm, table: list, i: int, pte: int, address: int, write: bool, exec_: bool,
           user: bool, value, sub: int) -> int:
+    """The MMU's check of a leaf entry (a PTE, or a huge PMD with `sub` the 4 KiB page
+    inside it): fault with an error code, or set accessed/dirty and do the store."""
     if not pte & _P:
         return _error(0, write, exec_, user)
     if write and not pte & _RW or exec_ and pte & _NX:
