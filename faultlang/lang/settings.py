@@ -97,7 +97,7 @@ def _word(key: str) -> Callable[[Value], Problem]:
 
 
 _CHECKS: dict[str, Callable[[Value], Problem]] = {
-    "ram": _size("ram", 64 * K, 64 * G, "64M"),
+    "ram": _size("ram", 4 * K, 64 * G, "64M"),
     "swap": _size("swap", 0, 64 * G, "256M"),
     "levels": lambda v: None if v in (4, 5) else (f"levels cannot be '{v}'", "use 4 or 5"),
     "thp": _word("thp"),
