@@ -45,9 +45,17 @@ def test_missing_file_is_exit_2(capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-def test_unsupported_statement_is_refused_not_ignored(scenario, capsys):
-    assert main(["check", scenario("file f size 8K on ext4 dax\n")]) == 2
+def test_unsupported_statement_is_refused_not_ignored(scenario, capsys, monkeypatch):
+    # every statement is simulated today: pretend `truncate` is not, to see the refusal
+    from faultlang.lang import ast
+    from faultlang.runtime import support
+    monkeypatch.setitem(support._BY_TYPE, ast.Truncate, "truncation (issue 99)")
+    assert main(["check", scenario("file f size 8K\ntruncate f 4K\n")]) == 2
     assert "not simulated yet" in capsys.readouterr().err
+
+
+def test_dax_files_are_simulated(scenario, capsys):
+    assert main(["check", scenario("file f size 8K on ext4 dax\n")]) == 0
 
 
 def test_step_limit_stops_a_huge_range_with_a_clear_error(scenario, capsys):

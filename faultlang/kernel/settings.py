@@ -8,6 +8,7 @@ allowed is checked once, by the language front end (faultlang/lang/settings.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from typing import Union
 
 K, M, G = 1 << 10, 1 << 20, 1 << 30
@@ -36,6 +37,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("zero_page", "on", "value", "map the shared zero page on anonymous read faults"),
     SettingSpec("policy", "linux", "value", "reclaim policy"),
     SettingSpec("numa_nodes", 1, "value", "NUMA nodes; frames split evenly"),
+    SettingSpec("memory_failure", "off", "value", "CONFIG_MEMORY_FAILURE (hardware-poison handling)"),
 )
 
 SPEC_BY_KEY = {s.key: s for s in SPECS}
@@ -57,6 +59,7 @@ class Settings:
     zero_page: str = "on"
     policy: str = "linux"
     numa_nodes: int = 1
+    memory_failure: str = "off"
 
     def with_value(self, key: str, value: Union[int, str]) -> "Settings":
         return replace(self, **{key: value})
@@ -64,7 +67,7 @@ class Settings:
     def items(self) -> list[tuple[str, Union[int, str]]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
 
-    @property
+    @cached_property          # asked twice by every file read fault; settings never change
     def fault_around_pages(self) -> int:
         """fault_around_bytes >> PAGE_SHIFT, rounded down to a power of two, at most 512."""
         pages = max(1, self.fault_around >> 12)

@@ -44,6 +44,7 @@ class System:
             from faultlang.kernel.mm.swapfile import create_swap_device
             self.swap = create_swap_device(self)
         self.gup_faults: list = []           # faults made by GUP since the runtime last looked
+        self.pmem: Any = None                # the DAX device, once a DAX file exists (fs/dax.py)
         from faultlang.kernel.mm.hugetlb import hugetlb_init
         self.hstate: Any = hugetlb_init(self)   # the hugetlb pool (`set hugepages N`)
 

@@ -6,10 +6,10 @@ appends the reason for a branch to the function that is running. The path shown 
 users is therefore the functions that actually ran, never a hand-written list.
 
 The raw record of one fault is a flat list, cheap to append to on the hot path:
-    (symbol, file)   a function was entered
+    Entry            a function was entered (its symbol and file)
     "text"           why() inside the innermost running function
     int | None       the innermost function returned (its VM_FAULT_* bits, or None)
-`decode()` turns it into (depth, symbol, file, why, ret) frames when it is shown.
+runtime/machine.call_frames() turns it into the frames that are shown.
 """
 
 from __future__ import annotations
@@ -38,6 +38,27 @@ class Recorder:
 
 recorder = Recorder()
 
+
+class Entry:
+    """The record of entering one @kfunc: its kernel symbol and file.
+
+    There is one per function, so records compare and hash their entries by identity:
+    the runtime looks every fault's record up among those it has seen (machine.path_of).
+    """
+
+    __slots__ = ("symbol", "file")
+
+    def __init__(self, symbol: str, file: str) -> None:
+        self.symbol = symbol
+        self.file = file
+
+    def __repr__(self) -> str:
+        return f"Entry({self.symbol}, {self.file})"
+
+    def __deepcopy__(self, memo: dict) -> "Entry":
+        return self                     # like the function it stands for
+
+
 # Every @kfunc symbol → its function (with .kernel_file and .__doc__), for `:explain`
 # and for the check that docs/kernel-map.md lists every mirrored function.
 KFUNCS: dict[str, Callable] = {}
@@ -51,7 +72,7 @@ def kfunc(file: str, symbol: Optional[str] = None, fault_bits: bool = True) -> C
 
     def decorate(fn: F) -> F:
         name = symbol or fn.__name__
-        wrapper = _make_wrapper(fn, (name, file), fault_bits)
+        wrapper = _make_wrapper(fn, Entry(name, file), fault_bits)
         wrapper.__name__ = fn.__name__
         wrapper.__qualname__ = fn.__qualname__
         wrapper.__module__ = fn.__module__
@@ -84,7 +105,7 @@ def make(_kf_fn, _kf_entry, _kf_rec{defaults}):
 """
 
 
-def _make_wrapper(fn: Callable, entry: tuple, fault_bits: bool) -> Callable:
+def _make_wrapper(fn: Callable, entry: Entry, fault_bits: bool) -> Callable:
     """The recording wrapper of `fn`: append `entry`, run `fn`, append its result."""
     rec = recorder
     code = fn.__code__
@@ -99,7 +120,7 @@ def _make_wrapper(fn: Callable, entry: tuple, fault_bits: bool) -> Callable:
             defaults="".join(f", _kf_d{k}" for k in range(len(defaults))),
             params=params, args=", ".join(names), result="_kf_ret" if fault_bits else "None")
         namespace: dict = {}
-        exec(compile(src, f"<kfunc {entry[0]}>", "exec"), namespace)
+        exec(compile(src, f"<kfunc {entry.symbol}>", "exec"), namespace)
         return namespace["make"](fn, entry, rec, *defaults)
 
     def wrapper(*args, **kwargs):
@@ -123,21 +144,3 @@ def why(text: str) -> None:
 def recording() -> bool:
     """True while a fault is being recorded: guard why() texts that are costly to build."""
     return recorder.frames is not None
-
-
-def decode(raw: list) -> list[tuple[int, str, str, str, object]]:
-    """The raw record → (depth, symbol, file, why, ret) per function entered, in order."""
-    out: list[list] = []
-    stack: list[list] = []
-    for item in raw:
-        if type(item) is tuple:
-            frame = [len(stack), item[0], item[1], "", None]
-            out.append(frame)
-            stack.append(frame)
-        elif type(item) is str:
-            if stack:
-                frame = stack[-1]
-                frame[3] = f"{frame[3]}; {item}" if frame[3] else item
-        elif stack:
-            stack.pop()[4] = item
-    return [tuple(f) for f in out]  # type: ignore[misc]

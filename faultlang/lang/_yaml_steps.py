@@ -38,9 +38,11 @@ EXPECT_KEYS = tuple(_EXPECT_EXTRAS) + ("process", "delta", "step", "is", "is_not
 
 _UFFD_EXTRAS: dict[str, tuple[str, ...]] = {
     "register": ("modes", "features"), "unregister": (), "handle": ("by", "manually", "value"),
-    "copy": ("value",), "zeropage": (), "continue": (), "writeprotect": ("on",), "wake": (),
+    "copy": ("value", "flags"), "zeropage": ("flags",), "continue": ("flags",),
+    "writeprotect": ("on", "flags"), "wake": (), "move": ("to", "flags"), "poison": ("flags",),
 }
-UFFD_KEYS = tuple(_UFFD_EXTRAS) + ("modes", "features", "by", "manually", "value", "on")
+UFFD_KEYS = tuple(_UFFD_EXTRAS) + ("modes", "features", "by", "manually", "value", "on", "to",
+                                   "flags")
 
 _COMPARISON = re.compile(r"\s*(==|!=|<=|>=|<|>)?\s*(.*?)\s*")
 
@@ -128,16 +130,21 @@ def lower_uffd(lw: "_Lowering", f: Fields, step: Node) -> ast.Statement:
     if subject == "register":
         return ast.UffdRegister(target, f.need("modes", src.words),
                                 f.get("features", src.words, ()), span=span)
+    flags = f.get("flags", src.words, ())
     if subject == "copy":
-        return ast.UffdCopy(target, f.get_optional("value", src.number), span=span)
+        return ast.UffdCopy(target, f.get_optional("value", src.number), flags, span=span)
     if subject == "writeprotect":
-        return ast.UffdWriteprotect(target, f.need("on", src.flag), span=span)
+        return ast.UffdWriteprotect(target, f.need("on", src.flag), flags, span=span)
     if subject == "unregister":
         return ast.UffdUnregister(target, span=span)
     if subject == "zeropage":
-        return ast.UffdZeropage(target, span=span)
+        return ast.UffdZeropage(target, flags, span=span)
     if subject == "continue":
-        return ast.UffdContinue(target, span=span)
+        return ast.UffdContinue(target, flags, span=span)
+    if subject == "move":
+        return ast.UffdMove(target, f.need("to", lw.target), flags, span=span)
+    if subject == "poison":
+        return ast.UffdPoison(target, flags, span=span)
     return ast.UffdWake(target, span=span)
 
 

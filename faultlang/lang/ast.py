@@ -92,6 +92,9 @@ class FileDecl(Node):
 
     `memfd NAME size S` is the same declaration with fs="tmpfs" and memfd=True.
     `cached_pages` lists half-open page ranges; `cached_all` puts every page in.
+    `written` names the clauses that were written although they only restate a default
+    ("uncached", "folio"): equal meaning, so left out of equality, but a file system
+    where the clause means nothing (hugetlbfs) is told so.
     """
 
     name: str
@@ -102,6 +105,7 @@ class FileDecl(Node):
     cached_pages: tuple[tuple[int, int], ...] = ()
     folio: int = 4096
     memfd: bool = False
+    written: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -262,24 +266,47 @@ class UffdHandle(Node):
 
 @dataclass(frozen=True)
 class UffdCopy(Node):
+    """`uffd copy TARGET [= VALUE] [dontwake] [wp]`; flags: the ioctl's mode words."""
+
     target: Target
     value: Optional[int] = None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UffdZeropage(Node):
     target: Target
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UffdContinue(Node):
     target: Target
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UffdWriteprotect(Node):
     target: Target
     on: bool
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UffdMove(Node):
+    """`uffd move SOURCE to TARGET [allow_src_holes] [dontwake]` (UFFDIO_MOVE)."""
+
+    source: Target
+    target: Target
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UffdPoison(Node):
+    """`uffd poison TARGET [dontwake]` (UFFDIO_POISON)."""
+
+    target: Target
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

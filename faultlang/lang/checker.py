@@ -44,6 +44,10 @@ PAGE_SIZE = 4096
 HUGE_PAGE_SIZE = 2 << 20
 UFFD_ACTIONS_BY_MODE = {"missing": ("copy", "zeropage"), "wp": ("unprotect",),
                         "minor": ("continue",)}
+# which mode words each ioctl has (include/uapi/linux/userfaultfd.h)
+UFFD_FLAGS_BY_IOCTL = {"copy": ("dontwake", "wp"), "zeropage": ("dontwake",),
+                       "continue": ("dontwake", "wp"), "writeprotect": ("dontwake",),
+                       "move": ("allow_src_holes", "dontwake"), "poison": ("dontwake",)}
 
 
 def check(scenario: ast.Scenario) -> None:
@@ -131,11 +135,38 @@ class _Checker:
         if node.dax and node.fs != "ext4":
             self.fail(node, f"dax is only possible on ext4, not {node.fs}",
                       "write 'on ext4 dax', or drop 'dax'")
+        if node.dax and (node.cached_all or node.cached_pages):
+            self.fail(node, "a DAX file has no page cache: its pages live on the DAX device",
+                      "drop 'cached' (every page of a DAX file is mapped straight from "
+                      "the device)")
+        if node.dax and node.folio != PAGE_SIZE:
+            self.fail(node, f"a DAX file has no page-cache folios of {format_size(node.folio)}",
+                      "drop 'folio' (a DAX fault maps 4 KiB pages or 2 MiB PMDs)")
         if node.fs == "hugetlbfs" and node.size % HUGE_PAGE_SIZE:
             self.fail(node, f"a hugetlbfs file of {format_size(node.size)} is not a whole "
                       "number of 2 MiB pages", "use a multiple of 2M, e.g. 4M")
         self.file_pages(node)
         self.folio(node)
+        if node.fs == "hugetlbfs":
+            self.hugetlbfs_file(node)
+
+    def hugetlbfs_file(self, node: ast.FileDecl) -> None:
+        """A hugetlbfs file has no backing store: its pages exist only in the hugetlb
+        pool, allocated in whole 2 MiB pages (`cached` is fallocate(2) from the pool)."""
+        if "uncached" in node.written:
+            self.fail(node, "'uncached' means nothing on hugetlbfs: the file has no backing "
+                      "store, its contents exist only in hugetlb pool pages",
+                      "drop 'uncached' (a page never allocated is a hole that its first "
+                      "fault fills with a zeroed huge page), or write 'cached' to allocate "
+                      "every page from the pool")
+        if node.folio != HUGE_PAGE_SIZE and ("folio" in node.written or node.folio != PAGE_SIZE):
+            self.fail(node, f"a hugetlbfs file is cached in 2 MiB huge pages, not "
+                      f"{format_size(node.folio)} folios", "drop 'folio'")
+        for start, stop in node.cached_pages:
+            if start % 512 or stop % 512:
+                self.fail(node, f"cached pages {start}..{stop} cover part of a 2 MiB huge "
+                          "page: a hugetlbfs file is allocated in whole huge pages",
+                          "cache whole huge pages of 512 pages each, e.g. cached [0..512]")
 
     def file_pages(self, node: ast.FileDecl) -> None:
         pages = -(-node.size // PAGE_SIZE)
@@ -195,7 +226,8 @@ class _Checker:
         if not self.word(node, "mapping kind", node.kind, MAP_KINDS):
             return
         self.mappings[node.name] = node
-        unit = HUGE_PAGE_SIZE if node.kind == "hugetlb" else PAGE_SIZE
+        unit = HUGE_PAGE_SIZE if node.kind == "hugetlb" or self.on_hugetlbfs(node.file) \
+            else PAGE_SIZE
         self.aligned_size(node, node.size, unit, "mapping size")
         if node.at is not None and node.at % unit:
             self.fail(node, f"address {node.at:#x} is not aligned to {format_size(unit)}",
@@ -229,6 +261,14 @@ class _Checker:
         if node.offset % PAGE_SIZE or node.offset < 0:
             self.fail(node, f"file offset {node.offset:#x} is not page aligned",
                       "use a multiple of 4K, e.g. offset 4K")
+        elif self.on_hugetlbfs(node.file) and node.offset % HUGE_PAGE_SIZE:
+            self.fail(node, f"file offset {node.offset:#x} is not 2 MiB aligned: a hugetlbfs "
+                      "file is mapped in whole huge pages (mmap fails with EINVAL)",
+                      "use a multiple of 2M, e.g. offset 2M")
+
+    def on_hugetlbfs(self, name: Optional[str]) -> bool:
+        decl = self.files.get(name) if name is not None else None
+        return decl is not None and decl.fs == "hugetlbfs"
 
     def map_device(self, node: ast.Map) -> None:
         mapped = node.mapped or 0
@@ -247,7 +287,7 @@ class _Checker:
         self.target(node.target)
 
     _Mlock = _Munlock = _Msync = _Swapout = _NumaScan = _Munmap
-    _UffdUnregister = _UffdZeropage = _UffdContinue = _UffdWake = _Munmap
+    _UffdUnregister = _UffdWake = _Munmap
 
     def _Mprotect(self, node: ast.Mprotect) -> None:
         self.target(node.target)
@@ -262,6 +302,10 @@ class _Checker:
             self.unknown(node, "file", node.file, self.files, "declare it with 'file' first")
         if node.size < 0:
             self.fail(node, "a file cannot have a negative size", "give a size such as 8K")
+        elif self.on_hugetlbfs(node.file) and node.size % HUGE_PAGE_SIZE:
+            self.fail(node, f"a hugetlbfs file cannot be truncated to {format_size(node.size)}"
+                      ": its size is a whole number of 2 MiB pages (EINVAL)",
+                      "truncate to a multiple of 2M, e.g. 2M")
 
     # --- targets ------------------------------------------------------------------------
 
@@ -352,11 +396,39 @@ class _Checker:
         elif node.value is not None and node.action != "copy":
             self.fail(node, "only 'by copy' takes a value", "drop the value")
 
+    def uffd_flags(self, node: ast.Node, ioctl: str, flags: tuple[str, ...]) -> None:
+        allowed = UFFD_FLAGS_BY_IOCTL[ioctl]
+        for flag in flags:
+            if flag not in allowed:
+                self.fail(node, f"uffd {ioctl} has no '{flag}' mode",
+                          f"use {one_of(allowed)}" if len(allowed) > 1 else f"use {allowed[0]}")
+        if len(set(flags)) != len(flags):
+            self.fail(node, "a uffd mode word is given twice", "give each once")
+
     def _UffdCopy(self, node: ast.UffdCopy) -> None:
         self.target(node.target)
+        self.uffd_flags(node, "copy", node.flags)
+
+    def _UffdZeropage(self, node: ast.UffdZeropage) -> None:
+        self.target(node.target)
+        self.uffd_flags(node, "zeropage", node.flags)
+
+    def _UffdContinue(self, node: ast.UffdContinue) -> None:
+        self.target(node.target)
+        self.uffd_flags(node, "continue", node.flags)
 
     def _UffdWriteprotect(self, node: ast.UffdWriteprotect) -> None:
         self.target(node.target)
+        self.uffd_flags(node, "writeprotect", node.flags)
+
+    def _UffdMove(self, node: ast.UffdMove) -> None:
+        self.target(node.source)
+        self.target(node.target)
+        self.uffd_flags(node, "move", node.flags)
+
+    def _UffdPoison(self, node: ast.UffdPoison) -> None:
+        self.target(node.target)
+        self.uffd_flags(node, "poison", node.flags)
 
     # --- observing and checking ---------------------------------------------------------
 

@@ -50,7 +50,8 @@ USAGE = {
     "trace": "trace FILE [format lackey|plain]",
     "swapout": "swapout TARGET", "reclaim": "reclaim N", "drop_caches": "drop_caches",
     "numa_scan": "numa_scan TARGET",
-    "uffd": "uffd register|unregister|handle|copy|zeropage|continue|writeprotect|wake ...",
+    "uffd": "uffd register|unregister|handle|copy|zeropage|continue|writeprotect|wake"
+            "|move|poison ...",
     "show": "show settings|vmas|pagetable [TARGET]|path [N|last]|counters|memory"
             "|pagecache [FILE]|swap|lru|uffd|log",
     "expect": "expect [delta] [PROC.]COUNTER OP N, expect outcome|path|state|value ...",

@@ -32,6 +32,7 @@ ACCESS_OPS = ("read", "write", "exec", "kread", "kwrite")
 TRACE_FORMATS = ("lackey", "plain")
 UFFD_MODES = ("missing", "wp", "minor")
 UFFD_ACTIONS = ("copy", "zeropage", "unprotect", "continue")
+UFFD_FLAGS = ("dontwake", "wp", "allow_src_holes")
 UFFD_FEATURES = ("sigbus", "thread_id", "event_fork", "event_remap", "event_remove",
                  "event_unmap", "missing_hugetlbfs", "missing_shmem", "minor_hugetlbfs",
                  "minor_shmem", "wp_hugetlbfs_shmem", "wp_unpopulated", "wp_async",

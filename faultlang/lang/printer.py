@@ -153,7 +153,6 @@ def _target_only(verb: str):
 for _cls, _verb in ((ast.Munmap, "munmap"), (ast.Mlock, "mlock"), (ast.Munlock, "munlock"),
                     (ast.Msync, "msync"), (ast.Swapout, "swapout"),
                     (ast.NumaScan, "numa_scan"), (ast.UffdUnregister, "uffd unregister"),
-                    (ast.UffdZeropage, "uffd zeropage"), (ast.UffdContinue, "uffd continue"),
                     (ast.UffdWake, "uffd wake")):
     format_statement.register(_cls, _target_only(_verb))
 
@@ -206,14 +205,40 @@ def _(node: ast.UffdHandle) -> str:
     return f"uffd handle {node.mode} by {node.action}{_value(node.value, ' ')}"
 
 
+def _flags(flags: tuple[str, ...]) -> str:
+    return "".join(f" {flag}" for flag in flags)
+
+
 @format_statement.register
 def _(node: ast.UffdCopy) -> str:
-    return f"uffd copy {format_target(node.target)}{_value(node.value)}"
+    return f"uffd copy {format_target(node.target)}{_value(node.value)}{_flags(node.flags)}"
+
+
+@format_statement.register
+def _(node: ast.UffdZeropage) -> str:
+    return f"uffd zeropage {format_target(node.target)}{_flags(node.flags)}"
+
+
+@format_statement.register
+def _(node: ast.UffdContinue) -> str:
+    return f"uffd continue {format_target(node.target)}{_flags(node.flags)}"
 
 
 @format_statement.register
 def _(node: ast.UffdWriteprotect) -> str:
-    return f"uffd writeprotect {format_target(node.target)} {'on' if node.on else 'off'}"
+    return (f"uffd writeprotect {format_target(node.target)} {'on' if node.on else 'off'}"
+            f"{_flags(node.flags)}")
+
+
+@format_statement.register
+def _(node: ast.UffdMove) -> str:
+    return (f"uffd move {format_target(node.source)} to {format_target(node.target)}"
+            f"{_flags(node.flags)}")
+
+
+@format_statement.register
+def _(node: ast.UffdPoison) -> str:
+    return f"uffd poison {format_target(node.target)}{_flags(node.flags)}"
 
 
 @format_statement.register

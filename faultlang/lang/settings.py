@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Value] = {
     "ram": 256 * M, "swap": 0, "levels": 4, "thp": "madvise", "mthp": "off",
     "hugepages": 0, "fault_around": 64 * K, "page_cluster": 3, "swap_device": "disk",
     "kernel": "6.18", "read_ahead": 128 * K, "zero_page": "on", "policy": "linux",
-    "numa_nodes": 1,
+    "numa_nodes": 1, "memory_failure": "off",
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -41,12 +41,13 @@ DESCRIPTIONS: dict[str, str] = {
     "zero_page": "map the shared zero page on anonymous read faults: on or off",
     "policy": "reclaim policy: linux, fifo, lru, clock or opt",
     "numa_nodes": "NUMA nodes; frames are split evenly between them",
+    "memory_failure": "CONFIG_MEMORY_FAILURE: on or off (off on the 6.18 reference machines)",
 }
 
 _WORDS: dict[str, tuple[str, ...]] = {
     "thp": ("always", "madvise", "never"), "swap_device": ("disk", "ssd", "zram"),
     "kernel": ("6.18", "6.12"), "zero_page": ("on", "off"),
-    "policy": ("linux", "fifo", "lru", "clock", "opt"),
+    "policy": ("linux", "fifo", "lru", "clock", "opt"), "memory_failure": ("on", "off"),
 }
 
 
@@ -111,6 +112,7 @@ _CHECKS: dict[str, Callable[[Value], Problem]] = {
     "zero_page": _word("zero_page"),
     "policy": _word("policy"),
     "numa_nodes": _count("numa_nodes", 1, 64, "2"),
+    "memory_failure": _word("memory_failure"),
 }
 
 

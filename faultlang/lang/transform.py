@@ -110,7 +110,7 @@ class ToAst:
     def _word(self, meta: Meta, children: list) -> str:
         return str(children[0])
 
-    fs_type = map_flag = advice = trace_format = uffd_mode = uffd_action = _word
+    fs_type = map_flag = advice = trace_format = uffd_mode = uffd_action = uffd_flag = _word
     show_view = counter = cmp_op = eq_op = outcome = page_state = on_off = _word
     file_name = _word
 
@@ -147,7 +147,9 @@ class ToAst:
             kwargs[fields["cached"].key] = fields["cached"].value
         if "folio" in fields:
             kwargs["folio"] = fields["folio"].value
-        return ast.FileDecl(name, size, **kwargs, span=span_of_meta(meta))
+        uncached = "cached" in fields and fields["cached"].key == "uncached"
+        written = (("uncached",) if uncached else ()) + (("folio",) if "folio" in fields else ())
+        return ast.FileDecl(name, size, **kwargs, written=written, span=span_of_meta(meta))
 
     def memfd_decl(self, meta: Meta, c: list) -> ast.FileDecl:
         return ast.FileDecl(c[0], c[1], fs="tmpfs", memfd=True, span=span_of_meta(meta))
@@ -347,17 +349,26 @@ class ToAst:
     def uffd_handle_manually(self, meta: Meta, c: list) -> ast.UffdHandle:
         return ast.UffdHandle(c[0], "manual", span=span_of_meta(meta))
 
+    def uffd_flags(self, meta: Meta, c: list) -> tuple[str, ...]:
+        return tuple(c)
+
     def uffd_copy(self, meta: Meta, c: list) -> ast.UffdCopy:
-        return ast.UffdCopy(c[0], c[1], span=span_of_meta(meta))
+        return ast.UffdCopy(c[0], c[1], c[2], span=span_of_meta(meta))
 
     def uffd_zeropage(self, meta: Meta, c: list) -> ast.UffdZeropage:
-        return ast.UffdZeropage(c[0], span=span_of_meta(meta))
+        return ast.UffdZeropage(c[0], c[1], span=span_of_meta(meta))
 
     def uffd_continue(self, meta: Meta, c: list) -> ast.UffdContinue:
-        return ast.UffdContinue(c[0], span=span_of_meta(meta))
+        return ast.UffdContinue(c[0], c[1], span=span_of_meta(meta))
 
     def uffd_writeprotect(self, meta: Meta, c: list) -> ast.UffdWriteprotect:
-        return ast.UffdWriteprotect(c[0], c[1] == "on", span=span_of_meta(meta))
+        return ast.UffdWriteprotect(c[0], c[1] == "on", c[2], span=span_of_meta(meta))
+
+    def uffd_move(self, meta: Meta, c: list) -> ast.UffdMove:
+        return ast.UffdMove(c[0], c[1], c[2], span=span_of_meta(meta))
+
+    def uffd_poison(self, meta: Meta, c: list) -> ast.UffdPoison:
+        return ast.UffdPoison(c[0], c[1], span=span_of_meta(meta))
 
     def uffd_wake(self, meta: Meta, c: list) -> ast.UffdWake:
         return ast.UffdWake(c[0], span=span_of_meta(meta))

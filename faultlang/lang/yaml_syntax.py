@@ -125,11 +125,15 @@ class _Lowering:
     def file_fields(self, f: Fields, node: Node) -> ast.FileDecl:
         nothing: tuple[bool, tuple[tuple[int, int], ...]] = (False, ())
         cached_all, pages = f.get("cached", self.cached, nothing)
+        uncached = f.get("cached", lambda n, k: isinstance(n, ScalarNode) and
+                         n.tag.endswith(":bool") and not self.src.flag(n, k), False)
+        folio = f.get_optional("folio", self.src.number)
         return ast.FileDecl(
             f.need("name", self.src.text), f.need("size", self.src.number),
             fs=f.get("on", lambda n, k: self.src.word(n, k, FS_TYPES), "ext4"),
             dax=f.get("dax", self.src.flag, False), cached_all=cached_all,
-            cached_pages=pages, folio=f.get("folio", self.src.number, 4096),
+            cached_pages=pages, folio=4096 if folio is None else folio,
+            written=(("uncached",) if uncached else ()) + (() if folio is None else ("folio",)),
             span=node_span(node))
 
     def cached(self, node: Node, key: str) -> tuple[bool, tuple[tuple[int, int], ...]]:

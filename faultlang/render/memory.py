@@ -42,5 +42,5 @@ class MemoryView:
             row("hugepages total (2 MiB)", m.hugepages_total, HUGE_PAGE_SIZE)
             row("hugepages free (2 MiB)", m.hugepages_free, HUGE_PAGE_SIZE)
         for key, value in m.extra:
-            row(key, value)
+            row(key, value, HUGE_PAGE_SIZE if key.startswith("HugePages_") else PAGE_SIZE)
         yield from trimmed(console, options, [table])

@@ -64,7 +64,7 @@ _CLASSES = {"NAME", "NUMBER", "STRING", "PROT", "VERSION", "NEWLINE"}
 _TARGET_WORDS = {"read", "write", "exec", "kread", "kwrite", "munmap", "mprotect", "madvise",
                  "mlock", "munlock", "msync", "swapout", "numa_scan", "pagetable", "state",
                  "value", "register", "unregister", "copy", "zeropage", "continue",
-                 "writeprotect", "wake"}
+                 "writeprotect", "wake", "move", "to", "poison"}
 _PROTS = ("r", "rw", "r-x", "rwx", "---")
 _SIZE_POOL = ("0 1 2 3 4 5 8 16 64 16K 32K 64K 128K 256K 512K 1M 2M 16M 64M 128M 256M 512M "
               "1G 4G").split()
@@ -73,7 +73,7 @@ _WORD_KINDS = ((lexical.ADVICE, "madvise advice"), (lexical.MAP_KINDS, "mapping 
                (lexical.MAP_FLAGS, "mapping option"), (lexical.SHOW_VIEWS, "view"),
                (lexical.COUNTERS, "counter"), (lexical.OUTCOMES, "outcome"),
                (lexical.PAGE_STATES, "page state"), (lexical.FS_TYPES, "file system"),
-               (lexical.UFFD_MODES, "uffd mode"))
+               (lexical.UFFD_MODES, "uffd mode"), (lexical.UFFD_FLAGS, "uffd ioctl mode"))
 
 
 def _keyword_meta(word: str) -> str:

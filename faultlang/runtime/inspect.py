@@ -117,6 +117,9 @@ def _pte_view(mm: MmStruct, level: str, index: int, address: int, entry: int, la
     flags = pt.pte_flag_names(entry) if present else (
         ("swap", f"type {pt.swp_type(entry)}", f"offset {pt.swp_offset(entry)}")
         if pt.is_swap_pte(entry) else ("marker",))
+    pmem = mm.system.pmem
+    if present and pmem is not None and pfn is not None and pfn >= pmem.start_pfn:
+        flags += ("dax",)                 # a page of the DAX device, not of RAM
     vma = mm.vma_lookup(address)
     file_offset = None
     if vma is not None and vma.vm_file is not None:
@@ -179,12 +182,15 @@ def memory_view(system) -> MemoryView:
     anon = file = shmem = 0
     seen = set()
     hstate = getattr(system, "hstate", None)
+    ram_end = phys.zones[-1].end_pfn
     for folio in phys.mem_map:
         if folio is None or id(folio) in seen:
             continue
         seen.add(id(folio))
         if hstate is not None and hstate.owns(folio):
             continue                      # the hugetlb pool is shown as HugePages_*
+        if folio.pfn >= ram_end:
+            continue                      # a DAX device's page, shown as pmem_blocks
         if folio.anon:
             anon += folio.nr_pages
         elif getattr(folio.mapping, "shmem", False):
@@ -205,7 +211,8 @@ def memory_view(system) -> MemoryView:
                           (f"node{z.node}_used", z.end_pfn - z.start_pfn - z.nr_free)))
                              if len(phys.zones) > 1 else ()) + (
                           (("HugePages_Rsvd", h_rsvd), ("HugePages_Surp", h_surp))
-                          if h_total else ()))
+                          if h_total else ()) + (
+                          (("pmem_blocks", system.pmem.used),) if system.pmem is not None else ()))
 
 
 def settings_view(settings: Settings) -> tuple[tuple[str, str, str], ...]:

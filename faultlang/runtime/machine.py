@@ -20,7 +20,7 @@ from faultlang.kernel.kernel.fork import copy_process
 from faultlang.kernel.mm import gup, madvise, mlock, mmap, mprotect
 from faultlang.kernel.settings import Settings
 from faultlang.kernel.system import System
-from faultlang.kernel.trace import decode, recorder
+from faultlang.kernel.trace import Entry, recorder
 from faultlang.lang import ast
 from faultlang.runtime import inspect
 from faultlang.snapshots import CallFrame, Counters, StepRecord
@@ -33,7 +33,9 @@ _A, _A_D = pt._PAGE_ACCESSED, pt._PAGE_ACCESSED | pt._PAGE_DIRTY
 _NOT_DECIDERS = frozenset({"mm_account_fault", "__alloc_pages", "vmf_anon_prepare",
                            "alloc_anon_folio", "lock_vma_under_rcu", "lock_mm_and_find_vma",
                            "access_error", "force_sig_fault", "exc_page_fault",
-                           "do_user_addr_fault", "faultin_page", "numa_migrate_check"})
+                           "do_user_addr_fault", "faultin_page", "numa_migrate_check",
+                           "grab_mapping_entry", "ext4_iomap_begin", "dax_insert_entry",
+                           "unmap_mapping_pages"})
 
 
 @dataclass
@@ -63,10 +65,33 @@ def path_of(raw: list) -> tuple[tuple[CallFrame, ...], Optional[str]]:
     if hit is None:
         if len(_PATH_CACHE) > 4096:
             _PATH_CACHE.clear()
-        frames = tuple(CallFrame(d, sym, f, w, None if r is None else fault_names(r))
-                       for d, sym, f, w, r in decode(raw))
+        frames = call_frames(raw)
         hit = _PATH_CACHE[key] = (frames, decider(frames, None))
     return hit
+
+
+def call_frames(raw: list) -> tuple[CallFrame, ...]:
+    """Decode a raw record (format: kernel/trace.py) into CallFrames, in one pass.
+    A record whose why texts name an index (fault-around's window) is new for every
+    fault, so this runs for each of those."""
+    out = []
+    stack = []
+    for item in raw:
+        kind = type(item)
+        if kind is Entry:                   # a function was entered
+            frame = CallFrame(len(stack), item.symbol, item.file)
+            out.append(frame)
+            stack.append(frame)
+        elif not stack:                     # outside any recorded function: dropped
+            continue
+        elif kind is str:                   # why() inside the innermost one
+            frame = stack[-1]
+            frame.why = f"{frame.why}; {item}" if frame.why else item
+        elif item is None:                  # it returned no fault bits
+            stack.pop()
+        else:                               # it returned VM_FAULT_* bits
+            stack.pop().ret = fault_names(item)
+    return tuple(out)
 
 
 def frames_of(raw: list) -> tuple[CallFrame, ...]:
@@ -78,6 +103,8 @@ def decider(frames: tuple[CallFrame, ...], signal: Optional[str]) -> Optional[st
     """The function that decided a fault's outcome, for the one-line log."""
     if signal:
         for k, f in enumerate(frames):
+            if f.symbol == "oom_kill_process" and signal == "SIGKILL":
+                return f.symbol
             if f.symbol in ("force_sig_fault", "kernelmode_fixup_or_oops", "pagefault_out_of_memory"):
                 return frames[k - 1].symbol if f.symbol == "force_sig_fault" and k else f.symbol
     best = None
@@ -104,6 +131,7 @@ class Machine:
         self.step = 0
         self.line = 0
         self.statement_index = 0
+        self.oom_reported: set[int] = set()      # pids whose OOM kill has been noted
         policy = self.system.policy
         if policy is not None:           # textbook reclaim: see runtime/policies.py
             from faultlang.runtime.policies import page_key
@@ -250,7 +278,8 @@ class Machine:
                 task.uffd_wait.access = (op, address, value, out[-1],
                                          addrs[addrs.index(address) + 1:])
                 break
-            fast = fast and task.alive
+            if not task.alive:                  # OOM-killed: a dead process runs nothing more
+                break
         return out
 
     def access_one(self, task: Task, op: str, address: int, value: Optional[int],
@@ -271,8 +300,10 @@ class Machine:
         if signal is not None:
             outcome = {"SIGKILL": "oom"}.get(signal[0], signal[0])
             si_code = None if outcome == "oom" else signal[1]
-            if outcome == "oom":
-                self.kill(task, "OOM-killed: no free frame and nothing reclaimable")
+            if outcome == "oom":             # SIGKILL from the OOM killer: the task dies
+                self.kill(task, task.exit_reason or "OOM-killed")
+        elif result.blocked:        # asleep in handle_userfault, even after a counted fault
+            outcome, si_code = "blocked", None
         elif task.maj_flt > before_maj:
             outcome, si_code = "major", None
         elif task.min_flt > before_min:
@@ -326,6 +357,17 @@ class Machine:
         self.processes[child] = task
         return [f"{child} (pid {task.pid}) forked from {ptask.comm}"] + notes
 
+    def oom_notes(self) -> list[str]:
+        """One note per process the OOM killer chose during the last statement. A victim
+        that was running a system call (GUP, fork, uffd) takes its SIGKILL now."""
+        notes = []
+        for name, task in self.processes.items():
+            if task.oom_killed and task.pid not in self.oom_reported:
+                self.oom_reported.add(task.pid)
+                self.kill(task, task.exit_reason)
+                notes.append(f"{name} (pid {task.pid}) was {task.exit_reason}")
+        return notes
+
     def kill(self, task: Task, reason: str) -> None:
         if task.alive:
             task.exit_reason = reason
@@ -345,6 +387,9 @@ class Machine:
     def syscall(self, stmt: ast.Node, process: Optional[str] = None) -> list[str]:
         """munmap, mprotect, madvise, mlock, munlock, msync on a range."""
         task = self.live_task(process, stmt)
+        if task.uffd_wait is not None:
+            from faultlang.runtime.uffd import check_not_blocked
+            check_not_blocked(task, stmt)
         self.system.current = task
         mm = task.mm
         start, end = self.span_of(stmt.target)            # type: ignore[attr-defined]
@@ -357,11 +402,17 @@ class Machine:
                 if stmt.advice.startswith("populate"):
                     self.charge((end - start) >> 12, stmt)
                 note = madvise.do_madvise(mm, start, end - start, stmt.advice)
+                if task.uffd_wait is not None:           # GUP asleep in handle_userfault
+                    task.uffd_wait.gup.syscall = f"madvise {stmt.advice}"
+                    return []
                 return [note] if note else []
             if isinstance(stmt, (ast.Mlock, ast.Munlock)):
                 if isinstance(stmt, ast.Mlock):
                     self.charge((end - start) >> 12, stmt)
                 got = mlock.do_mlock(mm, start, end - start, isinstance(stmt, ast.Mlock))
+                if task.uffd_wait is not None:           # GUP asleep in handle_userfault
+                    task.uffd_wait.gup.syscall = "mlock"
+                    return []
                 return [f"{got} pages populated"] if isinstance(stmt, ast.Mlock) else []
             if isinstance(stmt, ast.Msync):
                 from faultlang.kernel.mm.msync import do_msync
@@ -378,16 +429,42 @@ class Machine:
         if stmt.name in self.system.files:
             raise ScenarioError(f"the file '{stmt.name}' is declared twice",
                                 "give each file its own name", stmt.span)
-        if stmt.fs not in ("ext4", "tmpfs") or stmt.dax:
-            raise ScenarioError(f"files on {stmt.fs}{' dax' if stmt.dax else ''} are not "
+        if stmt.fs == "hugetlbfs":
+            return self.hugetlbfs_file(stmt)
+        if stmt.fs not in ("ext4", "tmpfs"):
+            raise ScenarioError(f"files on {stmt.fs} are not "
                                 "simulated yet", "use ext4 or tmpfs", stmt.span)
         mapping = AddressSpace(self.system, stmt.name, stmt.size, stmt.fs, stmt.folio,
                                stmt.memfd)
         self.system.files[stmt.name] = mapping
+        if stmt.dax:
+            from faultlang.kernel.fs.ext4 import ext4_dax_inode
+            pfn = ext4_dax_inode(mapping)
+            return [f"{stmt.name}: {stmt.size} bytes on ext4 dax, {mapping.nr_pages} blocks "
+                    f"on the pmem device from pfn {pfn:#x} (no page cache)"]
         ranges = [(0, mapping.nr_pages)] if stmt.cached_all else list(stmt.cached_pages)
         self.charge(sum(b - a for a, b in ranges), stmt)
         cached = sum(fill_page_cache(mapping, a, b) for a, b in ranges)
         return [f"{stmt.name}: {stmt.size} bytes on {stmt.fs}, {cached} pages cached"]
+
+    def hugetlbfs_file(self, stmt: ast.FileDecl) -> list[str]:
+        """A file on hugetlbfs: its pages exist only in the hugetlb pool; `cached` pages
+        are allocated from it into the page cache, as fallocate(2) does."""
+        from faultlang.kernel.fs import hugetlbfs
+        from faultlang.kernel.mm.hugetlb import HugetlbFile
+        inode = HugetlbFile(self.system, stmt.name, stmt.size)
+        self.system.files[stmt.name] = inode
+        ranges = [(0, inode.nr_pages)] if stmt.cached_all else list(stmt.cached_pages)
+        self.charge(sum(b - a for a, b in ranges), stmt)
+        notes = []
+        for a, b in ranges:
+            try:
+                hugetlbfs.hugetlbfs_fallocate(inode, a << 12, b << 12)
+            except hugetlbfs.HugetlbfsError as err:
+                notes.append(f"fallocate failed: {err.errno} ({err.reason})")
+                break
+        return [f"{stmt.name}: {stmt.size} bytes on hugetlbfs, {len(inode.cache)} huge "
+                f"pages allocated from the pool"] + notes
 
     def truncate(self, stmt: ast.Truncate) -> list[str]:
         from faultlang.kernel.mm.truncate import truncate_setsize
@@ -395,6 +472,13 @@ class Machine:
         if mapping is None:
             raise ScenarioError(f"there is no file '{stmt.file}'",
                                 "declare it with `file` first", stmt.span)
+        if mapping.fs == "hugetlbfs":
+            from faultlang.kernel.fs import hugetlbfs
+            try:
+                zapped = hugetlbfs.hugetlbfs_setattr(mapping, stmt.size)
+            except hugetlbfs.HugetlbfsError as err:
+                return [f"truncate failed: {err.errno} ({err.reason})"]
+            return [f"{stmt.file}: size {stmt.size}; {zapped} PTEs unmapped"]
         zapped = truncate_setsize(mapping, stmt.size)
         return [f"{stmt.file}: size {stmt.size}; {zapped} PTEs unmapped"]
 

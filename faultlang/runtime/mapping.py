@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from faultlang.errors import ScenarioError
+from faultlang.kernel.fs import hugetlbfs
 from faultlang.kernel.include.linux.sched import Task
-from faultlang.kernel.mm import filemap, gup, madvise, memory_file, mmap, shmem
+from faultlang.kernel.mm import filemap, gup, hugetlb, madvise, memory_file, mmap, shmem
 from faultlang.lang import ast
 
 if TYPE_CHECKING:
@@ -45,10 +46,20 @@ def create_mapping(machine: "Machine", stmt: ast.Map, task: Task) -> list[str]:
             raise ScenarioError(f"there is no file '{stmt.file}'",
                                 f"declare it first, e.g. file {stmt.file} size 64K", stmt.span)
         vm_ops = shmem.shmem_vm_ops if vm_file.shmem else filemap.generic_file_vm_ops
+        if getattr(vm_file, "dax", None) is not None:
+            from faultlang.kernel.fs.ext4 import ext4_dax_vm_ops
+            vm_ops = ext4_dax_vm_ops
         pgoff = stmt.offset >> 12
-        # thp_get_unmapped_area: a disk file mapping of 2 MiB or more is 2 MiB aligned
-        # when its file offset is; shmem_get_unmapped_area only with huge pages.
-        if not vm_file.shmem and stmt.size >= PMD_SIZE and stmt.offset % PMD_SIZE == 0:
+        if hugetlbfs.is_file_hugepages(vm_file):
+            # a hugetlbfs file: hugetlb_get_unmapped_area checks the length and address
+            # below; its mmap_prepare checks the offset and reserves the pool pages.
+            kind = "hugetlb"
+            vm_ops = hugetlb.hugetlb_vm_ops
+            extra |= hugetlb.VM_HUGETLB | VM_DONTEXPAND
+            align = PMD_SIZE
+        elif not vm_file.shmem and stmt.size >= PMD_SIZE and stmt.offset % PMD_SIZE == 0:
+            # thp_get_unmapped_area: a disk file mapping of 2 MiB or more is 2 MiB
+            # aligned when its file offset is; shmem_get_unmapped_area only with huge pages.
             align = PMD_SIZE
     elif stmt.kind == "shmem" or (stmt.kind == "anon" and shared):
         # MAP_SHARED|MAP_ANONYMOUS: shmem_zero_setup; a private `shmem` mapping is a
@@ -63,12 +74,13 @@ def create_mapping(machine: "Machine", stmt: ast.Map, task: Task) -> list[str]:
     elif stmt.kind == "hugetlb":
         # MAP_HUGETLB: an anonymous hugetlbfs file, placed on a 2 MiB boundary
         # (hugetlb_get_unmapped_area); the pool reservation happens in do_mmap.
-        from faultlang.kernel.mm import hugetlb
         vm_ops = hugetlb.hugetlb_vm_ops
-        vm_file = hugetlb.HugetlbFile(stmt.name, task.mm, shared)
+        vm_file = hugetlb.HugetlbFile(machine.system, stmt.name, stmt.size, anonymous=True)
         extra |= hugetlb.VM_HUGETLB | VM_DONTEXPAND
         align = PMD_SIZE
     try:
+        if kind == "hugetlb" and stmt.kind == "file":
+            hugetlbfs.hugetlb_get_unmapped_area(vm_file, stmt.at, stmt.size)
         vma = mmap.do_mmap(task.mm, stmt.at, stmt.size, prot, shared, name=stmt.name,
                            kind=kind, extra_flags=extra, align=align, vm_ops=vm_ops,
                            vm_file=vm_file, pgoff=pgoff)

@@ -1,8 +1,8 @@
 """Which statements the engine simulates today; the rest get a clear "not supported yet".
 
 Every statement of language v0 parses, but a statement whose simulation belongs to a
-later engine issue (hugetlbfs and DAX files) must not be
-silently ignored: `faultlang check` and `faultlang run` refuse it, naming the issue.
+later engine issue must not be silently ignored: `faultlang check` and `faultlang run`
+refuse it, naming the issue. (Today the engine simulates every statement.)
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from typing import Optional
 
 from faultlang.errors import NotSupportedYet
 from faultlang.lang import ast
-
-_FILES = "file-backed and shmem mappings (issue 5)"
-_HUGE = "huge pages (issue 7)"
 
 _BY_TYPE: dict[type, str] = {}
 _SETTINGS: dict[str, str] = {}
@@ -27,11 +24,6 @@ def unsupported(stmt: ast.Statement) -> Optional[str]:
         return unsupported(stmt.statement)
     if type(stmt) in _BY_TYPE:
         return _BY_TYPE[type(stmt)]
-    if isinstance(stmt, ast.FileDecl):
-        if stmt.fs == "hugetlbfs":
-            return _HUGE + " (hugetlbfs files)"
-        if stmt.dax:
-            return _FILES + " (DAX files)"
     if isinstance(stmt, ast.Set) and stmt.key in _SETTINGS and stmt.value != _DEFAULTS[stmt.key]:
         return _SETTINGS[stmt.key]
     if isinstance(stmt, ast.Show) and stmt.view in _SHOW:

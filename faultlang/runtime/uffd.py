@@ -9,24 +9,52 @@ that blocked, then the retry), then the rest of the access's range.
 
 Contexts: the first `uffd register` of a process creates its userfaultfd with the
 listed features (UFFDIO_API); a later register naming other features creates another
-one (a second fd), so features never change under a registered range.
+one (a second fd), so features never change under a registered range. A fork child's
+contexts (UFFD_FEATURE_EVENT_FORK) are adopted by the child's state when first seen;
+the monitor that gets them answers them like the parent's (the same handlers).
+
+A thread may also fall asleep in handle_userfault inside the kernel: kread/kwrite
+(copy_to_user faults like a user access) and GUP (mlock, madvise populate_*), whose
+walk goes on when the fault is resolved (mm/gup.py gup_resume).
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from faultlang.errors import ScenarioError
+from faultlang.errors import NotSupportedYet, ScenarioError
 from faultlang.kernel.arch.x86.cpu import AccessResult, cpu_reexecute
 from faultlang.kernel.arch.x86.mm.fault import resume_user_addr_fault
 from faultlang.kernel.fs import userfaultfd as uffd
 from faultlang.kernel.include.linux.sched import Task
+from faultlang.kernel.mm.gup import gup_resume
 from faultlang.kernel.trace import recorder
 from faultlang.lang import ast
 from faultlang.snapshots import CallFrame, StepRecord
 
 STATEMENTS = (ast.UffdRegister, ast.UffdUnregister, ast.UffdHandle, ast.UffdCopy,
-              ast.UffdZeropage, ast.UffdContinue, ast.UffdWriteprotect, ast.UffdWake)
+              ast.UffdZeropage, ast.UffdContinue, ast.UffdWriteprotect, ast.UffdWake,
+              ast.UffdMove, ast.UffdPoison)
+
+# the language's mode words → each ioctl's mode bits
+_MODE_BITS = {
+    ast.UffdCopy: {"dontwake": uffd.UFFDIO_COPY_MODE_DONTWAKE, "wp": uffd.UFFDIO_COPY_MODE_WP},
+    ast.UffdZeropage: {"dontwake": uffd.UFFDIO_ZEROPAGE_MODE_DONTWAKE},
+    ast.UffdContinue: {"dontwake": uffd.UFFDIO_CONTINUE_MODE_DONTWAKE,
+                       "wp": uffd.UFFDIO_CONTINUE_MODE_WP},
+    ast.UffdWriteprotect: {"dontwake": uffd.UFFDIO_WRITEPROTECT_MODE_DONTWAKE},
+    ast.UffdMove: {"dontwake": uffd.UFFDIO_MOVE_MODE_DONTWAKE,
+                   "allow_src_holes": uffd.UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES},
+    ast.UffdPoison: {"dontwake": uffd.UFFDIO_POISON_MODE_DONTWAKE},
+}
+
+
+def _mode(stmt) -> int:
+    bits = _MODE_BITS[type(stmt)]
+    mode = 0
+    for flag in stmt.flags:
+        mode |= bits[flag]
+    return mode
 
 
 class UffdProcess:
@@ -43,7 +71,20 @@ def process_state(machine, task: Task) -> UffdProcess:
     state = table.get(task.pid)
     if state is None:
         state = table[task.pid] = UffdProcess()
+    for vma in task.mm.vmas:               # contexts dup_userfaultfd made for a child
+        ctx = vma.uffd.ctx if vma.uffd is not None else None
+        if ctx is not None and ctx.mm is task.mm and ctx not in state.ctxs:
+            if not state.ctxs:
+                state.handlers = ctx.handlers
+            state.ctxs.append(ctx)
     return state
+
+
+def _all_ctxs(machine) -> list:
+    for task in machine.processes.values():
+        if task.alive:
+            process_state(machine, task)
+    return [c for s in machine.__dict__.get("uffd_processes", {}).values() for c in s.ctxs]
 
 
 def ctx_at(state: UffdProcess, task: Task, address: int) -> uffd.UserfaultfdCtx:
@@ -66,9 +107,8 @@ def run_uffd(machine, stmt: ast.Statement, process: Optional[str]) -> list[str]:
         notes = _ioctl(machine, stmt, task, state)
     except uffd.UffdError as err:
         notes = [f"failed: {err.errno} ({err.reason})"]
-    for ctxs in [s.ctxs for s in machine.__dict__.get("uffd_processes", {}).values()]:
-        for ctx in ctxs:
-            notes += complete_woken(machine, ctx)
+    for ctx in _all_ctxs(machine):
+        notes += complete_woken(machine, ctx)
     return notes
 
 
@@ -82,6 +122,10 @@ def _ioctl(machine, stmt, task: Task, state: UffdProcess) -> list[str]:
                 if stmt.action != "manual":
                     notes.append("answered " + uffd.run_handler_thread(
                         ctx, msg, state.handlers[stmt.mode]) + f" for {msg}")
+                    # run_handler_thread forgets whom it woke (in handle_userfault the
+                    # thread retries by itself); this one sleeps, so run_uffd resumes it
+                    if msg not in ctx.pending:
+                        ctx.woken.append(msg)
         return notes
     start, end = machine.span_of(stmt.target)
     if isinstance(stmt, ast.UffdRegister):
@@ -94,16 +138,37 @@ def _ioctl(machine, stmt, task: Task, state: UffdProcess) -> list[str]:
     ctx = ctx_at(state, task, start)
     if isinstance(stmt, ast.UffdUnregister):
         return [f"{uffd.userfaultfd_unregister(ctx, start, end)} VMAs unregistered"]
+    woken = "" if "dontwake" not in getattr(stmt, "flags", ()) else \
+        " (DONTWAKE: waiters stay asleep until uffd wake)"
     if isinstance(stmt, ast.UffdCopy):
-        n = uffd.userfaultfd_copy(ctx, start, end, stmt.value or 0)
-        return [f"{n} pages copied (value {stmt.value or 0})"]
+        n = uffd.userfaultfd_copy(ctx, start, end, stmt.value or 0, _mode(stmt))
+        wp = ", write-protected" if "wp" in stmt.flags else ""
+        return [f"{n} pages copied (value {stmt.value or 0}{wp}){woken}"]
     if isinstance(stmt, ast.UffdZeropage):
-        return [f"{uffd.userfaultfd_zeropage(ctx, start, end)} zero pages mapped"]
+        return [f"{uffd.userfaultfd_zeropage(ctx, start, end, _mode(stmt))} zero pages "
+                f"mapped{woken}"]
     if isinstance(stmt, ast.UffdContinue):
-        return [f"{uffd.userfaultfd_continue(ctx, start, end)} pages mapped"]
+        n = uffd.userfaultfd_continue(ctx, start, end, _mode(stmt))
+        return [f"{n} pages mapped" + (" write-protected" if "wp" in stmt.flags else "") + woken]
     if isinstance(stmt, ast.UffdWriteprotect):
-        n = uffd.userfaultfd_writeprotect(ctx, start, end, stmt.on)
-        return [f"write protection {'on' if stmt.on else 'off'}: {n} entries changed"]
+        n = uffd.userfaultfd_writeprotect(ctx, start, end, stmt.on, _mode(stmt))
+        return [f"write protection {'on' if stmt.on else 'off'}: {n} entries changed{woken}"]
+    if isinstance(stmt, ast.UffdPoison):
+        vma = task.mm.vma_lookup(start)
+        if vma is not None and vma.vm_flags & uffd.VM_HUGETLB:
+            raise NotSupportedYet("UFFDIO_POISON on hugetlb is not simulated (no huge PTE "
+                                  "markers)", "poison anonymous or shmem pages", stmt.span)
+        n = uffd.userfaultfd_poison(ctx, start, end, _mode(stmt))
+        code = "BUS_MCEERR_AR" if machine.system.settings.memory_failure == "on" else "BUS_ADRERR"
+        return [f"{n} pages poisoned (an access is SIGBUS {code}){woken}"]
+    if isinstance(stmt, ast.UffdMove):
+        src, src_end = machine.span_of(stmt.source)
+        if src_end - src != end - start:
+            raise ScenarioError("uffd move needs a source and a destination of the same size",
+                                f"the source has {(src_end - src) >> 12} pages, the "
+                                f"destination {(end - start) >> 12}", stmt.span)
+        n = uffd.userfaultfd_move(ctx, start, src, end - start, _mode(stmt))
+        return [f"{n} pages moved{woken}"]
     if isinstance(stmt, ast.UffdWake):
         return [f"{uffd.userfaultfd_wake(ctx, start, end)} threads woken"]
     raise TypeError(stmt)
@@ -115,7 +180,14 @@ def blocked_notes(machine, process: Optional[str]) -> list[str]:
     wait = task.uffd_wait
     if wait is None:
         return []
-    return [f"blocked at {wait.access[3].target}: {wait.msg} is pending; "
+    if wait.gup is not None:
+        return [f"{wait.gup.syscall or 'the system call'} sleeps in handle_userfault (GUP) at "
+                f"{machine.label(wait.gup.address)}: {wait.msg} is pending; it goes on when "
+                "the fault is resolved (uffd copy, zeropage, continue, writeprotect off or wake)"]
+    where = wait.access[3].target
+    if wait.access[0] in ("kread", "kwrite"):
+        where += " (in the system call's copy_to/from_user)"
+    return [f"blocked at {where}: {wait.msg} is pending; "
             "answer it with uffd copy, zeropage, continue, writeprotect off or wake"]
 
 
@@ -133,8 +205,26 @@ def complete_woken(machine, ctx: uffd.UserfaultfdCtx) -> list[str]:
         task = msg.task
         if task.uffd_wait is None or task.uffd_wait.msg is not msg or not task.alive:
             continue
-        notes += resume_access(machine, task)
+        if task.uffd_wait.gup is not None:
+            notes += resume_gup(machine, task)
+        else:
+            notes += resume_access(machine, task)
     return notes
+
+
+def resume_gup(machine, task: Task) -> list[str]:
+    """Finish a populate / mlock whose GUP fault slept in handle_userfault."""
+    syscall = task.uffd_wait.gup.syscall or "the system call"
+    task.mm.system.current = task
+    got = gup_resume(task)
+    steps = machine.drain_gup(task)
+    if task.uffd_wait is not None:
+        task.uffd_wait.gup.syscall = syscall
+        return [f"{syscall} woken, faulted again and sleeps again at "
+                f"{machine.label(task.uffd_wait.gup.address)}" +
+                (f" (steps {steps[0].n}–{steps[-1].n})" if steps else "")]
+    return [f"{syscall} completed: {got} pages populated" +
+            (f" (steps {steps[0].n}–{steps[-1].n})" if steps else "")]
 
 
 def resume_access(machine, task: Task) -> list[str]:
@@ -171,6 +261,8 @@ def resume_access(machine, task: Task) -> list[str]:
     signal = result.signal
     if signal is not None:
         outcome, si_code = signal[0], signal[1]
+    elif result.blocked:
+        outcome, si_code = "blocked", None
     elif task.maj_flt > before[1]:
         outcome, si_code = "major", None
     elif task.min_flt > before[0]:
@@ -196,12 +288,15 @@ def resume_access(machine, task: Task) -> list[str]:
 
 
 def show_text(machine, task: Task) -> str:
-    state = machine.__dict__.get("uffd_processes", {}).get(task.pid)
-    if state is None or not state.ctxs:
+    state = process_state(machine, task)
+    if not state.ctxs:
         return f"{task.comm}: no userfaultfd"
     lines = []
     for ctx in state.ctxs:
         lines += uffd.ctx_text(ctx, machine.label)
-    if task.uffd_wait is not None:
+    if task.uffd_wait is not None and task.uffd_wait.gup is not None:
+        lines.append(f"{task.comm} is blocked in {task.uffd_wait.gup.syscall or 'GUP'} at "
+                     f"{machine.label(task.uffd_wait.gup.address)}")
+    elif task.uffd_wait is not None:
         lines.append(f"{task.comm} is blocked at {task.uffd_wait.access[3].target}")
     return "\n".join(lines)

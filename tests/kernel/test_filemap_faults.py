@@ -168,8 +168,11 @@ def test_large_folios_are_mapped_whole_by_fault_around_and_finish_fault(sim):
     rec = sim(f"file f size 2M cached folio 1M\nmap m file f size 2M shared at {BASE:#x}\n"
               "write m[*]")
     assert outcomes(sim, rec).count("minor") == 2
+    # fault-around maps a folio whole only when it ends before the file's last page
+    # ("file_end >= folio_next_index"): the second 1M folio goes 16 pages at a time
+    # (measured on 6.18.44: 17 faults)
     rec = sim(f"map r file f size 2M at {BASE + 0x400000:#x}\nread r[*]")
-    assert outcomes(sim, rec).count("minor") == 2
+    assert outcomes(sim, rec).count("minor") == 17
 
 
 def test_show_pagecache_lists_folios(sim):

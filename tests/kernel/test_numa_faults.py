@@ -49,3 +49,57 @@ def test_show_memory_lists_pages_per_node(sim):
     sim("set numa_nodes 2\nprocess far node 1\nswitch far\nmap a anon size 64K\nwrite a[*]")
     extra = dict(sim("show memory").snapshot.memory.extra)
     assert extra["node1_used"] == 16 and extra["node0_used"] == 0
+
+
+# --- which folios migrate_misplaced_folio_prepare lets move --------------------------------
+
+
+def _far_writer(sim, decl):
+    # faultlang puts page-cache and shmem pages on node 0: a task on node 1 finds them
+    # misplaced
+    sim("set numa_nodes 2\nprocess far node 1\nswitch far\n" + decl)
+
+
+def test_shared_shmem_page_mapped_twice_migrates_with_its_cache_entry(sim):
+    _far_writer(sim, "memfd m size 16K\nmap a file m size 16K shared\nwrite a[*] = 3\n"
+                     "map b file m size 16K shared\nread b[*]")
+    folio = sim.machine.system.files["m"].i_pages[0]
+    assert folio.mapcount == 2
+    sim("numa_scan a[0]")
+    step = sim.steps(sim("read a[0]"))[0]
+    assert "migrate_misplaced_folio" in step.path and step.value == 3
+    moved = sim.machine.system.files["m"].i_pages[0]
+    assert moved is not folio and sim.machine.system.phys.node_of(moved.pfn) == 1
+    assert node_of(sim, "a", 0, "far") == node_of(sim, "b", 0, "far") == 1
+    assert sim.machine.system.vmstat.pgmigrate_success == 1
+    assert check_invariants(sim.machine.system) == []
+
+
+def test_shared_writable_shmem_stays_writable_after_the_hinting_fault(sim):
+    _far_writer(sim, "map s shmem size 16K\nwrite s[*] = 3")
+    sim("numa_scan s[*]\nread s[0]")
+    step = sim.steps(sim("write s[0] = 4"))[0]
+    assert step.outcome == "none"
+
+
+def test_clean_file_page_migrates(sim):
+    _far_writer(sim, "file f size 16K\nmap a file f size 16K\nread a[*]")
+    sim("numa_scan a[0]\nread a[0]")
+    assert node_of(sim, "a", 0, "far") == 1
+
+
+def test_dirty_file_page_stays(sim):
+    _far_writer(sim, "file f size 16K\nmap a file f size 16K shared\nwrite a[*] = 2")
+    sim("numa_scan a[0]")
+    step = sim.steps(sim("read a[0]"))[0]
+    assert "-EAGAIN" in " ".join(f.why or "" for f in step.frames)
+    assert node_of(sim, "a", 0, "far") == 0
+
+
+def test_executable_file_page_mapped_by_two_processes_stays(sim):
+    _far_writer(sim, "file lib size 16K\nmap a file lib size 16K r-x\nexec a[0]\n"
+                     "fork child\nas child: exec a[0]")
+    sim("numa_scan a[0]")
+    step = sim.steps(sim("exec a[0]"))[0]
+    assert "-EACCES" in " ".join(f.why or "" for f in step.frames)
+    assert node_of(sim, "a", 0, "far") == 0

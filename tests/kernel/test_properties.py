@@ -146,3 +146,104 @@ swap_op = st.one_of(
           ("madvise", "a", 0, "pageout", "c1"), ("read", "a", 0, "c1")], "disk")
 def test_random_sequences_with_swap_keep_invariants_and_values(ops, device):
     run(ops, swap=device)
+
+
+# --- file-backed and shmem mappings ---------------------------------------------------
+# "a" is a MAP_SHARED mapping of file F: every process sees the file's one copy of each
+# page, which outlives unmapping and exit. "b" is a MAP_PRIVATE mapping of another file
+# G that nothing writes through a shared mapping: each process has its own copy once it
+# wrote a page (copied at fork), and dropping the copy (MADV_DONTNEED) reads G again: 0.
+FILE_SYSTEMS = ("ext4 cached", "ext4", "tmpfs", "ext4 dax")
+file_op = op.filter(lambda item: not (item[0] == "madvise" and item[3] in ("free", "wipeonfork")))
+
+
+def run_files(ops, fs, kernel):
+    from faultlang.lang import parse_text
+    runner = Runner()
+    size = PAGES * 4096
+    on = "" if fs == "ext4" else " cached" if fs == "ext4 cached" else f" on {fs}"
+    for stmt in parse_text(f"set kernel {kernel}\nfile F size {size}{on}\nfile G size {size}{on}\n"
+                           f"map a file F size {size} shared\nmap b file G size {size} private\n"
+                           ).statements:
+        runner.execute(stmt)
+    model = Model()
+    shared = {}
+    step_value = 1000
+    for item in ops:
+        kind = item[0]
+        if kind == "fork":
+            parent, child = item[1], item[2]
+            if parent not in model.mem or child in runner.machine.processes:
+                continue
+            runner.execute(ast.Fork(child=child, parent=parent))
+            keep = {p for p in model.mapped[parent] if p not in model.dontfork[parent]}
+            model.mapped[child] = set(keep)
+            model.prot[child] = {p: model.prot[parent][p] for p in keep}
+            model.mem[child] = {p: v for p, v in model.mem[parent].items() if p in keep}
+            model.dontfork[child] = set(model.dontfork[parent]) & keep
+            model.wipe[child] = set()
+            continue
+        if kind == "exit":
+            if item[1] not in model.mem:
+                continue
+            runner.execute(ast.Exit(name=item[1]))
+            for table in (model.mem, model.mapped, model.prot, model.dontfork, model.wipe):
+                table.pop(item[1])
+            continue
+        proc = item[-1]
+        if proc not in model.mem:
+            continue
+        page = (item[1], item[2])
+        target = ast.PageIndex(mapping=item[1], index=item[2])
+        if kind in ("write", "read"):
+            step_value += 1
+            rec = runner.execute(ast.As(process=proc, statement=ast.Access(
+                op=kind, target=target, value=step_value if kind == "write" else None)))
+            step = runner.machine.steps[rec.first_step - 1]
+            if page not in model.mapped[proc]:
+                assert step.si_code == "SEGV_MAPERR", step
+            elif model.prot[proc][page] == "---" or (kind == "write" and model.prot[proc][page] == "r--"):
+                assert step.si_code == "SEGV_ACCERR", step
+            elif kind == "write":
+                assert step.outcome in ("none", "minor", "major"), step
+                if item[1] == "a":
+                    shared[item[2]] = step_value
+                else:
+                    model.mem[proc][page] = step_value
+            elif item[1] == "a":
+                assert step.value == shared.get(item[2], 0), (step, shared)
+            else:
+                assert step.value == model.mem[proc].get(page, 0), (step, model.mem[proc])
+        elif kind == "madvise":
+            if page not in model.mapped[proc]:
+                continue
+            advice = item[3]
+            rec = runner.execute(ast.As(process=proc, statement=ast.Madvise(target=target, advice=advice)))
+            if any("failed" in n for n in rec.notes):
+                continue
+            if advice == "dontneed" and item[1] == "b":
+                model.mem[proc].pop(page, None)
+            elif advice == "dontfork":
+                model.dontfork[proc].add(page)
+        elif kind == "mprotect":
+            if page not in model.mapped[proc]:
+                continue
+            runner.execute(ast.As(process=proc, statement=ast.Mprotect(target=target, prot=item[3])))
+            model.prot[proc][page] = item[3]
+        elif kind == "munmap":
+            runner.execute(ast.As(process=proc, statement=ast.Munmap(target=target)))
+            model.mapped[proc].discard(page)
+            model.mem[proc].pop(page, None)
+        problems = check_invariants(runner.machine.system)
+        assert not problems, problems
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(file_op, max_size=40), st.sampled_from(FILE_SYSTEMS),
+       st.sampled_from(("6.18", "6.12")))
+@example([("read", "a", 0, "main"), ("write", "a", 0, "main"), ("fork", "main", "c1"),
+          ("write", "a", 0, "c1"), ("read", "a", 0, "main"), ("write", "b", 1, "main"),
+          ("fork", "main", "c2"), ("write", "b", 1, "c2"), ("read", "b", 1, "main"),
+          ("madvise", "b", 1, "dontneed", "main"), ("read", "b", 1, "main")], "ext4 dax", "6.18")
+def test_random_file_and_shmem_sequences_keep_invariants_and_values(ops, fs, kernel):
+    run_files(ops, fs, kernel)

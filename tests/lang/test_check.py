@@ -96,3 +96,54 @@ def test_edge_values_are_allowed(key: str, value: object) -> None:
 def test_bad_values_are_refused_with_a_hint(key: str, value: object) -> None:
     problem = check_setting(key, value)
     assert problem is not None and all(problem)
+
+
+HUGETLBFS = "file f size 4M on hugetlbfs"
+
+
+@pytest.mark.parametrize("clause, message", [
+    ("uncached", "'uncached' means nothing on hugetlbfs: the file has no backing store, its "
+                 "contents exist only in hugetlb pool pages"),
+    ("folio 64K", "a hugetlbfs file is cached in 2 MiB huge pages, not 64K folios"),
+    ("folio 4K", "a hugetlbfs file is cached in 2 MiB huge pages, not 4K folios"),
+    ("cached [0..4]", "cached pages 0..4 cover part of a 2 MiB huge page: a hugetlbfs file is "
+                      "allocated in whole huge pages"),
+    ("cached 100", "cached pages 0..100 cover part of a 2 MiB huge page: a hugetlbfs file is "
+                   "allocated in whole huge pages"),
+])
+def test_hugetlbfs_file_clauses_that_mean_nothing_there(clause: str, message: str) -> None:
+    assert errors(f"{HUGETLBFS} {clause}\n") == [message]
+
+
+def test_hugetlbfs_file_clauses_that_fit() -> None:
+    for clause in ("", "cached", "cached 512", "cached [512..1024]", "folio 2M"):
+        assert errors(f"{HUGETLBFS} {clause}\n") == [], clause
+    assert errors("file f size 64K on tmpfs uncached folio 4K\n") == []
+
+
+def test_uncached_and_folio_are_kept_out_of_equality() -> None:
+    plain, written = (parse_text(f"{HUGETLBFS}{c}").statements[0] for c in ("", " uncached"))
+    assert plain == written and written.written == ("uncached",) and plain.written == ()
+
+
+def test_hugetlbfs_mappings_and_truncates_are_in_whole_huge_pages() -> None:
+    assert errors(f"{HUGETLBFS}\nmap a file f size 3M\n") == [
+        "a mapping size of 3M is not a multiple of 2M"]
+    assert errors(f"{HUGETLBFS}\nmap a file f offset 4K size 2M\n") == [
+        "file offset 0x1000 is not 2 MiB aligned: a hugetlbfs file is mapped in whole huge "
+        "pages (mmap fails with EINVAL)"]
+    assert errors(f"{HUGETLBFS}\nmap a file f size 2M at 0x7e0000001000\n") == [
+        "address 0x7e0000001000 is not aligned to 2M"]
+    assert errors(f"{HUGETLBFS}\ntruncate f 1M\n") == [
+        "a hugetlbfs file cannot be truncated to 1M: its size is a whole number of 2 MiB "
+        "pages (EINVAL)"]
+    assert errors(f"{HUGETLBFS}\nmap a file f offset 2M size 2M\ntruncate f 2M\nread a[0]\n") == []
+
+
+def test_uffd_mode_words_belong_to_their_ioctl() -> None:
+    base = "map u anon size 16K\n"
+    assert errors(base + "uffd copy u[0] dontwake wp\nuffd move u[0] to u[1] allow_src_holes\n") == []
+    assert errors(base + "uffd zeropage u[0] wp\n") == ["uffd zeropage has no 'wp' mode"]
+    assert errors(base + "uffd poison u[0] allow_src_holes\n") == [
+        "uffd poison has no 'allow_src_holes' mode"]
+    assert errors(base + "uffd copy u[0] wp wp\n") == ["a uffd mode word is given twice"]

@@ -128,7 +128,8 @@ def _rule_words(rule: str) -> set[str]:
 @pytest.mark.parametrize("rule, words", [
     ("advice", lexical.ADVICE), ("map_flag", lexical.MAP_FLAGS), ("fs_type", lexical.FS_TYPES),
     ("trace_format", lexical.TRACE_FORMATS), ("uffd_mode", lexical.UFFD_MODES),
-    ("uffd_action", lexical.UFFD_ACTIONS), ("counter", lexical.COUNTERS),
+    ("uffd_action", lexical.UFFD_ACTIONS), ("uffd_flag", lexical.UFFD_FLAGS),
+    ("counter", lexical.COUNTERS),
     ("cmp_op", lexical.CMP_OPS), ("eq_op", lexical.EQ_OPS), ("outcome", lexical.OUTCOMES),
     ("page_state", lexical.PAGE_STATES),
 ])

@@ -74,6 +74,8 @@ expects = st.one_of(
     st.builds(ast.ExpectState, targets, words(lexical.EQ_OPS), words(lexical.PAGE_STATES)),
     st.builds(ast.ExpectValue, targets, words(lexical.CMP_OPS), counts))
 
+uffd_flags = st.lists(words(lexical.UFFD_FLAGS), max_size=2).map(tuple)
+
 uffds = st.one_of(
     st.builds(ast.UffdRegister, targets,
               st.lists(words(lexical.UFFD_MODES), min_size=1, max_size=3).map(tuple),
@@ -82,9 +84,11 @@ uffds = st.one_of(
     st.builds(ast.UffdHandle, words(lexical.UFFD_MODES), words(lexical.UFFD_ACTIONS),
               st.none() | counts),
     st.builds(ast.UffdHandle, words(lexical.UFFD_MODES), st.just("manual")),
-    st.builds(ast.UffdCopy, targets, st.none() | counts),
-    st.builds(ast.UffdZeropage, targets), st.builds(ast.UffdContinue, targets),
-    st.builds(ast.UffdWriteprotect, targets, st.booleans()), st.builds(ast.UffdWake, targets))
+    st.builds(ast.UffdCopy, targets, st.none() | counts, uffd_flags),
+    st.builds(ast.UffdZeropage, targets, uffd_flags), st.builds(ast.UffdContinue, targets, uffd_flags),
+    st.builds(ast.UffdWriteprotect, targets, st.booleans(), uffd_flags),
+    st.builds(ast.UffdWake, targets), st.builds(ast.UffdMove, targets, targets, uffd_flags),
+    st.builds(ast.UffdPoison, targets, uffd_flags))
 
 set_values = st.one_of(counts, words(("never", "madvise", "zram", "off", "6.18", "6.12")))
 

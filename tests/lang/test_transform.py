@@ -135,6 +135,14 @@ def test_operations(text: str, node: ast.Statement) -> None:
     ("uffd writeprotect u[*] on", ast.UffdWriteprotect(ast.PageRange("u"), True)),
     ("uffd writeprotect u[*] off", ast.UffdWriteprotect(ast.PageRange("u"), False)),
     ("uffd wake u[*]", ast.UffdWake(ast.PageRange("u"))),
+    ("uffd copy u[0] = 9 dontwake wp", ast.UffdCopy(ast.PageIndex("u", 0), 9, ("dontwake", "wp"))),
+    ("uffd zeropage u[0] dontwake", ast.UffdZeropage(ast.PageIndex("u", 0), ("dontwake",))),
+    ("uffd continue u[0] wp", ast.UffdContinue(ast.PageIndex("u", 0), ("wp",))),
+    ("uffd writeprotect u[*] off dontwake",
+     ast.UffdWriteprotect(ast.PageRange("u"), False, ("dontwake",))),
+    ("uffd move s[0..2] to d[0..2] allow_src_holes",
+     ast.UffdMove(ast.PageRange("s", 0, 2), ast.PageRange("d", 0, 2), ("allow_src_holes",))),
+    ("uffd poison u[3]", ast.UffdPoison(ast.PageIndex("u", 3))),
 ])
 def test_userfaultfd(text: str, node: ast.Statement) -> None:
     assert one(text) == node

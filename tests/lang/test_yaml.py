@@ -157,3 +157,23 @@ def test_yaml_suffixes_are_recognised(tmp_path: Path) -> None:
         path = tmp_path / f"s{suffix}"
         path.write_text("steps: ['read 0x1000']\n", encoding="utf-8")
         assert parse_path(path).statements == (ast.Access("read", ast.Absolute(0x1000)),)
+
+
+def test_cached_false_and_folio_are_recorded_as_written() -> None:
+    scenario = parse_yaml("files: [{name: f, size: 4M, on: hugetlbfs, cached: false}, "
+                          "{name: g, size: 4M, folio: 4K}, {name: h, size: 4M, cached: 0}]\n")
+    f, g, h = scenario.statements
+    assert (f.written, g.written, h.written) == (("uncached",), ("folio",), ())
+    assert f == ast.FileDecl("f", 4 << 20, fs="hugetlbfs")
+
+
+def test_uffd_ioctl_modes_move_and_poison_match_their_text_forms() -> None:
+    from faultlang.lang import parse_text
+    text = ("uffd copy u[0] = 5 dontwake wp\nuffd move s[0..2] to d[0..2] allow_src_holes\n"
+            "uffd poison u[3] dontwake\nuffd writeprotect u[*] off dontwake\n")
+    yaml_text = ("steps:\n  - uffd: {copy: 'u[0]', value: 5, flags: [dontwake, wp]}\n"
+                 "  - uffd: {move: 's[0..2]', to: 'd[0..2]', flags: [allow_src_holes]}\n"
+                 "  - uffd: {poison: 'u[3]', flags: [dontwake]}\n"
+                 "  - uffd: {writeprotect: 'u[*]', on: false, flags: [dontwake]}\n")
+    assert list(parse_yaml(yaml_text).statements) == \
+        list(parse_text(text).statements)

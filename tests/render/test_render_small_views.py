@@ -39,6 +39,15 @@ def test_memory_matches_golden(render, golden):
     golden("memory_80", render(MemoryView(sample_memory()), 80))
 
 
+def test_hugetlb_counters_are_sized_in_huge_pages(render):
+    import dataclasses
+    memory = dataclasses.replace(sample_memory(), hugepages_total=4, hugepages_free=1,
+                                 extra=(("HugePages_Rsvd", 2), ("HugePages_Surp", 0)))
+    rows = {line.split()[0]: line.split()[1:] for line in render(MemoryView(memory), 80)
+            .splitlines() if line.startswith("HugePages_")}
+    assert rows == {"HugePages_Rsvd": ["2", "4", "MiB"], "HugePages_Surp": ["0", "0"]}
+
+
 def test_settings_mark_changed_values(render, golden):
     text = render(SettingsView(sample_settings(thp="never", swap="16M")), 80)
     golden("settings_80", text)

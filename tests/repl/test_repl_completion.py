@@ -128,3 +128,18 @@ def test_the_prompt_toolkit_completer_replaces_the_partial_word(busy: ReplSessio
                                                             CompleteEvent()))
     assert [(c.text, c.start_position) for c in completions] == [("heap", -2)]
     assert completions[0].display_meta_text == "anon 64K"
+
+
+def test_file_systems_after_on(session: ReplSession) -> None:
+    assert texts("file f size 4M on ", session) == ["ext4", "hugetlbfs", "tmpfs"]
+    assert texts("file f size 4M on hu", session) == ["hugetlbfs"]
+
+
+def test_uffd_ioctl_words_and_targets(busy: ReplSession) -> None:
+    assert {"move", "poison", "copy", "zeropage"} <= set(texts("uffd ", busy))
+    assert texts("uffd move he", busy) == ["heap"]
+    assert texts("uffd move heap[0] ", busy) == ["to"]
+    assert texts("uffd move heap[0] to he", busy) == ["heap"]
+    found = suggest("uffd copy heap[0] = 5 ", busy)
+    assert {"dontwake", "wp"} <= set(found.texts())
+    assert "allow_src_holes" in texts("uffd move heap[0] to heap[1] ", busy)

@@ -3,17 +3,22 @@
 A process creates a userfaultfd (userfaultfd(2) + UFFDIO_API, which fixes the features),
 registers ranges (UFFDIO_REGISTER: VM_UFFD_MISSING / WP / MINOR on the VMAs, split at
 the range edges), and a handler thread read()s UFFD_EVENT_PAGEFAULT messages and answers
-them with UFFDIO_COPY / ZEROPAGE / CONTINUE / WRITEPROTECT, which wake the faulting
-thread; its fault then returns VM_FAULT_RETRY and the arch code retries it.
+them with UFFDIO_COPY / ZEROPAGE / CONTINUE / WRITEPROTECT / MOVE / POISON, which wake
+the faulting thread (unless MODE_DONTWAKE); its fault then returns VM_FAULT_RETRY and
+the arch code retries it. With the EVENT_* features the monitor also gets the
+non-cooperative events: fork (dup_userfaultfd: the child's VMAs stay registered on a
+new context), MADV_DONTNEED/FREE (userfaultfd_remove) and munmap (userfaultfd_unmap_*).
 
 Simplified:
 - the handler thread is part of the scenario: `uffd handle MODE by ACTION` answers each
   message at once (it runs while the faulting thread sleeps, so its work is not part of
   the faulting thread's call path); `manually` leaves the message queued and the
   faulting thread blocked until a `uffd copy|zeropage|continue|writeprotect off|wake`;
-- one registered context per VMA, contexts are never released (no close(2)), no
-  non-cooperative events (fork/remap/remove/unmap messages), no UFFDIO_MOVE / POISON,
-  no hugetlb ranges, no DONTWAKE / COPY_MODE_WP flags (the language has no syntax);
+- one registered context per VMA, contexts are never released (no close(2));
+- an event's originator sleeps in userfaultfd_event_wait_completion until the monitor
+  read()s it: the monitor here reads every event at once, so the originating call
+  never waits, and `show uffd` lists the events read; no UFFD_EVENT_REMAP (the
+  language has no mremap);
 - `UFFDIO_COPY` without a value copies a page of zeroes (a zero-filled source buffer).
 """
 
@@ -37,6 +42,14 @@ VM_HUGETLB, VM_DROPPABLE = 0x400000, 1 << 42
 _MODE_FLAG = {"missing": VM_UFFD_MISSING, "wp": VM_UFFD_WP, "minor": VM_UFFD_MINOR}
 
 UFFD_EVENT_PAGEFAULT = 0x12
+UFFD_EVENT_FORK, UFFD_EVENT_REMAP, UFFD_EVENT_REMOVE, UFFD_EVENT_UNMAP = 0x13, 0x14, 0x15, 0x16
+# the ioctls' mode bits (include/uapi/linux/userfaultfd.h)
+UFFDIO_COPY_MODE_DONTWAKE, UFFDIO_COPY_MODE_WP = 1 << 0, 1 << 1
+UFFDIO_ZEROPAGE_MODE_DONTWAKE = 1 << 0
+UFFDIO_WRITEPROTECT_MODE_WP, UFFDIO_WRITEPROTECT_MODE_DONTWAKE = 1 << 0, 1 << 1
+UFFDIO_CONTINUE_MODE_DONTWAKE, UFFDIO_CONTINUE_MODE_WP = 1 << 0, 1 << 1
+UFFDIO_MOVE_MODE_DONTWAKE, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES = 1 << 0, 1 << 1
+UFFDIO_POISON_MODE_DONTWAKE = 1 << 0
 UFFD_PAGEFAULT_FLAG_WRITE, UFFD_PAGEFAULT_FLAG_WP, UFFD_PAGEFAULT_FLAG_MINOR = 1, 2, 4
 # UFFD_API_RANGE_IOCTLS (include/uapi/linux/userfaultfd.h), in _UFFDIO_* bit order
 RANGE_IOCTLS = ("UFFDIO_WAKE", "UFFDIO_COPY", "UFFDIO_ZEROPAGE", "UFFDIO_MOVE",
@@ -67,6 +80,28 @@ class UffdMsg:
         return text + (f" ptid={self.ptid}" if self.ptid is not None else "")
 
 
+class UffdEventMsg:
+    """struct uffd_msg for a non-cooperative event (FORK, REMOVE, UNMAP)."""
+
+    __slots__ = ("event", "start", "end", "new_ctx")
+
+    def __init__(self, event: int, start: int = 0, end: int = 0, new_ctx=None):
+        self.event = event
+        self.start = start
+        self.end = end
+        self.new_ctx = new_ctx      # FORK: the child's userfaultfd (arg.fork.ufd)
+
+    def __str__(self) -> str:
+        if self.event == UFFD_EVENT_FORK:
+            pids = [t.pid for t in self.new_ctx.mm.system.tasks.values()
+                    if t.mm is self.new_ctx.mm]
+            return "UFFD_EVENT_FORK ufd=the new userfaultfd of " + \
+                (f"pid {pids[0]}" if pids else "the child")
+        name = {UFFD_EVENT_REMOVE: "REMOVE", UFFD_EVENT_UNMAP: "UNMAP",
+                UFFD_EVENT_REMAP: "REMAP"}[self.event]
+        return f"UFFD_EVENT_{name} start={self.start:#x} end={self.end:#x}"
+
+
 class UserfaultfdCtx:
     """struct userfaultfd_ctx: the features fixed by UFFDIO_API, the pending-fault queue
     (fault_pending_wqh), and faultlang's record of what the ioctls did."""
@@ -77,6 +112,7 @@ class UserfaultfdCtx:
         self.pending: list[UffdMsg] = []
         self.handlers = handlers          # reason -> (action, value); shared per process
         self.woken: list[UffdMsg] = []    # waiters woken by the last ioctl
+        self.events: list[UffdEventMsg] = []   # non-cooperative events the monitor read
         self.stats: dict[str, int] = {}
         self.log: deque = deque(maxlen=12)
 
@@ -119,15 +155,17 @@ class VmUserfaultfdCtx:
 
 class UffdWait:
     """A thread asleep in handle_userfault (manual handler): its message and, filled in
-    by the arch code, where its do_user_addr_fault goes on when it is woken."""
+    by the arch code, where its do_user_addr_fault goes on when it is woken (or, for a
+    fault taken by GUP, by mm/gup.py: where the get_user_pages walk goes on)."""
 
-    __slots__ = ("ctx", "msg", "retry", "access")
+    __slots__ = ("ctx", "msg", "retry", "access", "gup")
 
     def __init__(self, ctx: UserfaultfdCtx, msg: UffdMsg):
         self.ctx = ctx
         self.msg = msg
         self.retry = None       # (regs, error_code, address, flags) for the retry
         self.access = None      # the runtime's (op, address, value, label, rest)
+        self.gup = None         # gup.GupResume: the rest of a populate / mlock walk
 
 
 def vma_is_shmem(vma: Vma) -> bool:
@@ -171,6 +209,10 @@ def handle_userfault(vmf: VmFault, reason: str) -> int:
         task.uffd_wait = UffdWait(ctx, msg)
         return VM_FAULT_RETRY
     did = run_handler_thread(ctx, msg, handler)
+    if msg in ctx.pending:
+        why(f"handler thread: {did}; nothing woke the thread: it sleeps (blocked)")
+        task.uffd_wait = UffdWait(ctx, msg)
+        return VM_FAULT_RETRY
     why(f"handler thread: {did}; woken: VM_FAULT_RETRY")
     return VM_FAULT_RETRY
 
@@ -192,17 +234,19 @@ def run_handler_thread(ctx: UserfaultfdCtx, msg: UffdMsg, handler: tuple) -> str
     it for its page. It runs while the faulting thread sleeps, so it is not recorded in
     that thread's call path."""
     action, value = handler
-    page = msg.address & ~0xFFF
+    vma = ctx.mm.vma_lookup(msg.address)
+    size = 1 << 21 if vma is not None and vma.vm_flags & VM_HUGETLB else 4096
+    page = msg.address & ~(size - 1)         # the page size of the VMA (hugetlb: 2 MiB)
     saved, recorder.frames = recorder.frames, None
     try:
         if action == "copy":
-            userfaultfd_copy(ctx, page, page + 4096, value or 0)
+            userfaultfd_copy(ctx, page, page + size, value or 0)
         elif action == "zeropage":
-            userfaultfd_zeropage(ctx, page, page + 4096)
+            userfaultfd_zeropage(ctx, page, page + size)
         elif action == "continue":
-            userfaultfd_continue(ctx, page, page + 4096)
+            userfaultfd_continue(ctx, page, page + size)
         else:
-            userfaultfd_writeprotect(ctx, page, page + 4096, False)
+            userfaultfd_writeprotect(ctx, page, page + size, False)
     except UffdError as err:
         return f"UFFDIO_{action.upper()} failed with {err.errno}"
     finally:
@@ -317,14 +361,22 @@ def wake_userfault(ctx: UserfaultfdCtx, start: int, end: int) -> int:
     return len(woken)
 
 
-def _resolve(ctx: UserfaultfdCtx, ioctl: str, start: int, end: int, fill) -> int:
-    """The common tail of COPY/ZEROPAGE/CONTINUE: run mfill_atomic_*, wake what it
-    filled; a partial fill is -EAGAIN, nothing filled is the first page's error."""
+def _check_mode(mode: int, allowed: int) -> None:
+    if mode & ~allowed:
+        raise UffdError("EINVAL", "a mode bit this ioctl does not know")
+
+
+def _resolve(ctx: UserfaultfdCtx, ioctl: str, start: int, end: int, fill,
+             dontwake: bool = False) -> int:
+    """The common tail of COPY/ZEROPAGE/CONTINUE/POISON: run mfill_atomic_*, wake what
+    it filled (unless DONTWAKE); a partial fill is -EAGAIN, nothing filled is the first
+    page's error."""
     validate_range(ctx.mm, start, end)
     done, err = fill()
-    if done:
+    if done and not dontwake:
         wake_userfault(ctx, start, start + done * 4096)
     text = f"{start:#x}-{end:#x}: {done} page{'s' if done != 1 else ''}"
+    text += " (DONTWAKE)" if dontwake else ""
     ctx.note(ioctl, text + (f", then {err.errno}" if err else ""))
     if err is not None:
         if not done:
@@ -334,40 +386,95 @@ def _resolve(ctx: UserfaultfdCtx, ioctl: str, start: int, end: int, fill) -> int
 
 
 @kfunc(USERFAULTFD_C, fault_bits=False)
-def userfaultfd_copy(ctx: UserfaultfdCtx, start: int, end: int, value: int) -> int:
-    """userfaultfd_copy - UFFDIO_COPY: new pages holding `value`, then wake the range."""
+def userfaultfd_copy(ctx: UserfaultfdCtx, start: int, end: int, value: int,
+                     mode: int = 0) -> int:
+    """userfaultfd_copy - UFFDIO_COPY: new pages holding `value` (write-protected with
+    MODE_WP), then wake the range unless MODE_DONTWAKE."""
     from faultlang.kernel.mm.userfaultfd import mfill_atomic_copy
+    _check_mode(mode, UFFDIO_COPY_MODE_DONTWAKE | UFFDIO_COPY_MODE_WP)
+    wp = bool(mode & UFFDIO_COPY_MODE_WP)
     return _resolve(ctx, "UFFDIO_COPY", start, end,
-                    lambda: mfill_atomic_copy(ctx, start, end, value))
+                    lambda: mfill_atomic_copy(ctx, start, end, value, wp),
+                    bool(mode & UFFDIO_COPY_MODE_DONTWAKE))
 
 
 @kfunc(USERFAULTFD_C, fault_bits=False)
-def userfaultfd_zeropage(ctx: UserfaultfdCtx, start: int, end: int) -> int:
-    """userfaultfd_zeropage - UFFDIO_ZEROPAGE: map the zero page, then wake the range."""
+def userfaultfd_zeropage(ctx: UserfaultfdCtx, start: int, end: int, mode: int = 0) -> int:
+    """userfaultfd_zeropage - UFFDIO_ZEROPAGE: map the zero page, then wake the range
+    unless MODE_DONTWAKE."""
     from faultlang.kernel.mm.userfaultfd import mfill_atomic_zeropage
+    _check_mode(mode, UFFDIO_ZEROPAGE_MODE_DONTWAKE)
     return _resolve(ctx, "UFFDIO_ZEROPAGE", start, end,
-                    lambda: mfill_atomic_zeropage(ctx, start, end))
+                    lambda: mfill_atomic_zeropage(ctx, start, end),
+                    bool(mode & UFFDIO_ZEROPAGE_MODE_DONTWAKE))
 
 
 @kfunc(USERFAULTFD_C, fault_bits=False)
-def userfaultfd_continue(ctx: UserfaultfdCtx, start: int, end: int) -> int:
-    """userfaultfd_continue - UFFDIO_CONTINUE: map the page-cache pages, then wake."""
+def userfaultfd_continue(ctx: UserfaultfdCtx, start: int, end: int, mode: int = 0) -> int:
+    """userfaultfd_continue - UFFDIO_CONTINUE: map the page-cache pages (write-protected
+    with MODE_WP), then wake unless MODE_DONTWAKE."""
     from faultlang.kernel.mm.userfaultfd import mfill_atomic_continue
+    _check_mode(mode, UFFDIO_CONTINUE_MODE_DONTWAKE | UFFDIO_CONTINUE_MODE_WP)
+    wp = bool(mode & UFFDIO_CONTINUE_MODE_WP)
     return _resolve(ctx, "UFFDIO_CONTINUE", start, end,
-                    lambda: mfill_atomic_continue(ctx, start, end))
+                    lambda: mfill_atomic_continue(ctx, start, end, wp),
+                    bool(mode & UFFDIO_CONTINUE_MODE_DONTWAKE))
 
 
 @kfunc(USERFAULTFD_C, fault_bits=False)
-def userfaultfd_writeprotect(ctx: UserfaultfdCtx, start: int, end: int, on: bool) -> int:
+def userfaultfd_poison(ctx: UserfaultfdCtx, start: int, end: int, mode: int = 0) -> int:
+    """userfaultfd_poison - UFFDIO_POISON: poison markers in the range's none PTEs (a
+    later access is VM_FAULT_HWPOISON: SIGBUS), then wake unless MODE_DONTWAKE: the woken
+    access faults again and gets the SIGBUS."""
+    from faultlang.kernel.mm.userfaultfd import mfill_atomic_poison
+    _check_mode(mode, UFFDIO_POISON_MODE_DONTWAKE)
+    return _resolve(ctx, "UFFDIO_POISON", start, end,
+                    lambda: mfill_atomic_poison(ctx, start, end),
+                    bool(mode & UFFDIO_POISON_MODE_DONTWAKE))
+
+
+@kfunc(USERFAULTFD_C, fault_bits=False)
+def userfaultfd_move(ctx: UserfaultfdCtx, dst: int, src: int, length: int,
+                     mode: int = 0) -> int:
+    """userfaultfd_move - UFFDIO_MOVE: both ranges valid, then move_pages; wake the
+    destination range that was filled unless MODE_DONTWAKE; a short move is -EAGAIN."""
+    from faultlang.kernel.mm.userfaultfd import move_pages
+    validate_range(ctx.mm, dst, dst + length)
+    validate_range(ctx.mm, src, src + length)
+    _check_mode(mode, UFFDIO_MOVE_MODE_DONTWAKE | UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES)
+    done, err = move_pages(ctx, dst, src, length, bool(mode & UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES))
+    dontwake = bool(mode & UFFDIO_MOVE_MODE_DONTWAKE)
+    if done and not dontwake:
+        wake_userfault(ctx, dst, dst + done * 4096)
+    text = f"{src:#x} -> {dst:#x}: {done} page{'s' if done != 1 else ''}"
+    ctx.note("UFFDIO_MOVE", text + (" (DONTWAKE)" if dontwake else "")
+             + (f", then {err.errno}" if err else ""))
+    if err is not None:
+        if not done:
+            raise err
+        raise UffdError("EAGAIN", f"only {done} pages moved, then {err.errno} ({err.reason})")
+    return done
+
+
+@kfunc(USERFAULTFD_C, fault_bits=False)
+def userfaultfd_writeprotect(ctx: UserfaultfdCtx, start: int, end: int, on: bool,
+                             mode: int = 0) -> int:
     """userfaultfd_writeprotect - UFFDIO_WRITEPROTECT: set or clear uffd-wp on the
-    range (mwriteprotect_range); clearing wakes the range's waiters."""
+    range (mwriteprotect_range); clearing wakes the range's waiters unless
+    MODE_DONTWAKE (which together with MODE_WP is -EINVAL)."""
     from faultlang.kernel.mm.userfaultfd import mwriteprotect_range
     validate_range(ctx.mm, start, end)
+    if on:
+        mode |= UFFDIO_WRITEPROTECT_MODE_WP
+    _check_mode(mode, UFFDIO_WRITEPROTECT_MODE_WP | UFFDIO_WRITEPROTECT_MODE_DONTWAKE)
+    dontwake = bool(mode & UFFDIO_WRITEPROTECT_MODE_DONTWAKE)
+    if on and dontwake:
+        raise UffdError("EINVAL", "MODE_DONTWAKE goes only with removing the protection")
     changed = mwriteprotect_range(ctx, start, end, on)
-    if not on:
+    if not on and not dontwake:
         wake_userfault(ctx, start, end)
     ctx.note("UFFDIO_WRITEPROTECT", f"{start:#x}-{end:#x} {'on' if on else 'off'}: "
-             f"{changed} entries")
+             f"{changed} entries" + (" (DONTWAKE)" if dontwake else ""))
     return changed
 
 
@@ -379,6 +486,81 @@ def userfaultfd_wake(ctx: UserfaultfdCtx, start: int, end: int) -> int:
     n = wake_userfault(ctx, start, end)
     ctx.note("UFFDIO_WAKE", f"{start:#x}-{end:#x}: {n} woken")
     return n
+
+
+# --- non-cooperative events ------------------------------------------------------------
+
+
+def userfaultfd_event_wait_completion(ctx: UserfaultfdCtx, msg: UffdEventMsg) -> None:
+    """userfaultfd_event_wait_completion(): queue the event for the monitor and wait
+    until it has been read; the monitor reads it at once (see the module docstring)."""
+    ctx.events.append(msg)
+    why(f"{msg}: read by the monitor")
+
+
+@kfunc(USERFAULTFD_C, fault_bits=False)
+def dup_userfaultfd(vma: Vma, fcs: dict) -> None:
+    """dup_userfaultfd - fork, for each child VMA: without UFFD_FEATURE_EVENT_FORK the
+    registration is dropped (userfaultfd_reset_ctx); with it the child's VMAs are
+    registered on one new context per parent context, with the same features."""
+    uctx = vma.uffd
+    if uctx is None:
+        return
+    octx = uctx.ctx
+    if "event_fork" not in octx.features:
+        why("no UFFD_FEATURE_EVENT_FORK: the child's VMA is not registered")
+        vma.uffd = None
+        vma.vm_flags &= ~VM_UFFD_FLAGS
+        return
+    entry = fcs.get(id(octx))
+    if entry is None:
+        ctx = UserfaultfdCtx(vma.vm_mm, tuple(octx.features), octx.handlers)
+        entry = fcs[id(octx)] = (octx, ctx, {})
+    octx, ctx, vm_ctxs = entry
+    new = vm_ctxs.get(id(uctx))        # VMAs that shared a vm_userfaultfd_ctx still do
+    if new is None:
+        new = vm_ctxs[id(uctx)] = VmUserfaultfdCtx(ctx, vma.vm_flags)
+    vma.uffd = new
+    why("UFFD_FEATURE_EVENT_FORK: the child's VMA stays registered on a new userfaultfd")
+
+
+@kfunc(USERFAULTFD_C, fault_bits=False)
+def dup_userfaultfd_complete(fcs: dict) -> None:
+    """dup_userfaultfd_complete - one UFFD_EVENT_FORK per parent context, carrying the
+    child's new userfaultfd (dup_fctx)."""
+    for octx, ctx, _ in fcs.values():
+        userfaultfd_event_wait_completion(octx, UffdEventMsg(UFFD_EVENT_FORK, new_ctx=ctx))
+
+
+@kfunc(USERFAULTFD_C, fault_bits=False)
+def userfaultfd_remove(vma: Vma, start: int, end: int) -> bool:
+    """userfaultfd_remove - MADV_DONTNEED / MADV_FREE: with UFFD_FEATURE_EVENT_REMOVE,
+    tell the monitor before the pages go (the mmap_lock is dropped meanwhile; False
+    tells madvise to look the VMA up again)."""
+    uctx = vma.uffd
+    if uctx is None or "event_remove" not in uctx.ctx.features:
+        return True
+    userfaultfd_event_wait_completion(uctx.ctx, UffdEventMsg(UFFD_EVENT_REMOVE, start, end))
+    return False
+
+
+@kfunc(USERFAULTFD_C, fault_bits=False)
+def userfaultfd_unmap_prep(vma: Vma, start: int, end: int, unmaps: list) -> None:
+    """userfaultfd_unmap_prep - munmap, before the VMAs go: remember one UNMAP event per
+    context with UFFD_FEATURE_EVENT_UNMAP (the whole munmap range, once per context)."""
+    uctx = vma.uffd
+    if uctx is None or "event_unmap" not in uctx.ctx.features:
+        return
+    if any(ctx is uctx.ctx and (s, e) == (start, end) for ctx, s, e in unmaps):
+        return
+    unmaps.append((uctx.ctx, start, end))
+
+
+@kfunc(USERFAULTFD_C, fault_bits=False)
+def userfaultfd_unmap_complete(unmaps: list) -> None:
+    """userfaultfd_unmap_complete - after the unmap: send the UNMAP events."""
+    for ctx, start, end in unmaps:
+        userfaultfd_event_wait_completion(ctx, UffdEventMsg(UFFD_EVENT_UNMAP, start, end))
 
 
 def ctx_text(ctx: UserfaultfdCtx, label) -> list[str]:
@@ -393,6 +575,9 @@ def ctx_text(ctx: UserfaultfdCtx, label) -> list[str]:
                      f"by {action}" + (f" {value}" if value is not None else "")))
     lines.append(f"  pending messages: {len(ctx.pending)}")
     lines.extend(f"    {m} (pid {m.task.pid} waits)" for m in ctx.pending)
+    if ctx.events:
+        lines.append(f"  events read by the monitor: {len(ctx.events)}")
+        lines.extend(f"    {m}" for m in ctx.events)
     if ctx.stats:
         lines.append("  ioctls: " + ", ".join(f"{k} x{v}" for k, v in sorted(ctx.stats.items())))
         lines.extend(f"    {entry}" for entry in ctx.log)
@@ -402,4 +587,6 @@ def ctx_text(ctx: UserfaultfdCtx, label) -> list[str]:
 __all__ = ["UserfaultfdCtx", "VmUserfaultfdCtx", "UffdError", "UffdWait", "handle_userfault",
            "userfaultfd_register", "userfaultfd_unregister", "userfaultfd_copy",
            "userfaultfd_zeropage", "userfaultfd_continue", "userfaultfd_writeprotect",
-           "userfaultfd_wake", "ctx_text", "FAULT_FLAG_USER"]
+           "userfaultfd_wake", "userfaultfd_move", "userfaultfd_poison", "dup_userfaultfd",
+           "dup_userfaultfd_complete", "userfaultfd_remove", "userfaultfd_unmap_prep",
+           "userfaultfd_unmap_complete", "ctx_text", "FAULT_FLAG_USER"]

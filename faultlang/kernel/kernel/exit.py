@@ -13,7 +13,7 @@ def exit_mmap(task: Task) -> int:
     mm = task.mm
     zapped = 0
     for vma in list(mm.vmas):
-        zapped += zap_page_range_single(vma, vma.vm_start, vma.vm_end)
+        zapped += zap_page_range_single(vma, vma.vm_start, vma.vm_end, drop_markers=True)
         mm.remove_vma(vma)
     free_pgtables(mm, 0, mm.system.task_size)
     mm.pgd = [None] * 512

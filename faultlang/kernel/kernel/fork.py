@@ -32,27 +32,31 @@ def vma_needs_copy(dst_vma: Vma, src_vma: Vma) -> bool:
 @kfunc("kernel/fork.c", fault_bits=False)
 def dup_mmap(mm: MmStruct, oldmm: MmStruct) -> list[str]:
     """dup_mmap - copy the parent's VMAs (and, where needed, page tables) into `mm`."""
+    from faultlang.kernel.fs.userfaultfd import dup_userfaultfd, dup_userfaultfd_complete
     notes = []
+    fcs: dict = {}                   # the list of userfaultfd_fork_ctx
     for src in oldmm.vmas:
         if src.vm_flags & VM_DONTCOPY:
             notes.append(f"{src.name}: MADV_DONTFORK, not in the child")
             continue
         dst = src.copy(mm)
         dst.anon_vma = None
+        # hugetlb_dup_vma_private(): a private hugetlb mapping's reserve map stays the
+        # parent's; the child's faults take whatever the pool has free.
+        dst.vm_private_data = None
+        dup_userfaultfd(dst, fcs)
         if src.vm_flags & VM_WIPEONFORK:
             mm.insert_vma(dst)
             notes.append(f"{src.name}: MADV_WIPEONFORK, the child's copy starts empty")
             continue
         anon_vma_fork(dst, src)
-        if dst.uffd is not None and not dst.uffd.event_fork:
-            dst.uffd = None
-            dst.vm_flags &= ~(0x200 | VM_UFFD_WP | (1 << 41))
         mm.insert_vma(dst)
         if vma_needs_copy(dst, src):
             copy_page_range(dst, src)
         else:
             notes.append(f"{src.name}: no anonymous pages, page tables not copied")
     why(f"{len(mm.vmas)} VMAs copied")
+    dup_userfaultfd_complete(fcs)
     return notes
 
 

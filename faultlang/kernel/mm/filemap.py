@@ -23,7 +23,9 @@ from typing import Any, Optional
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import (
     FAULT_FLAG_ALLOW_RETRY,
+    FAULT_FLAG_RETRY_NOWAIT,
     FAULT_FLAG_TRIED,
+    VM_EXEC,
     VM_FAULT_LOCKED,
     VM_FAULT_MAJOR,
     VM_FAULT_NOPAGE,
@@ -37,6 +39,7 @@ from faultlang.kernel.include.linux.mm_types import (
     VmFault,
     linear_page_index,
 )
+from faultlang.kernel.mm.memory import pte_alloc
 from faultlang.kernel.mm.page_alloc import alloc_pages
 from faultlang.kernel.mm.rmap import folio_add_file_rmap_ptes, folio_get, folio_put
 from faultlang.kernel.trace import kfunc, why
@@ -47,14 +50,16 @@ MMAP_LOTSAMISS = 100
 
 
 class FileRaState:
-    """struct file_ra_state — the current readahead window and the mmap miss count."""
+    """struct file_ra_state — the current readahead window, the folio order it asked
+    for, and the mmap miss count."""
 
-    __slots__ = ("start", "size", "async_size", "mmap_miss")
+    __slots__ = ("start", "size", "async_size", "order", "mmap_miss")
 
     def __init__(self) -> None:
         self.start = 0
         self.size = 0
         self.async_size = 0
+        self.order = 0
         self.mmap_miss = 0
 
 
@@ -79,6 +84,7 @@ class AddressSpace:
         self.disk: dict[int, int] = {}
         self.swap_entries: dict[int, int] = {}   # shmem: index → swap slot (xarray value)
         self.ra = FileRaState()
+        self.dax: Any = None                     # S_DAX: blocks and DAX entries (fs/dax.py)
 
     def __repr__(self) -> str:
         return f"AddressSpace({self.name}, {self.i_size} bytes, {len(self.i_pages)} cached)"
@@ -102,6 +108,9 @@ class AddressSpace:
             return self.system.phys.mem[folio.pfn + index - folio.index]
         if index in self.swap_entries:
             return self.system.swap.value(self.swap_entries[index])
+        if self.dax is not None:
+            pfn = self.dax.blocks.get(index)
+            return 0 if pfn is None else self.system.phys.mem[pfn]
         return 0 if self.shmem else self.disk.get(index, 0)
 
     def writeback(self, start: int, end: int, vma: Vma) -> int:
@@ -178,11 +187,13 @@ def file_vmas(mapping: AddressSpace):
 def filemap_fault(vmf: VmFault) -> int:
     """filemap_fault - find (or read) the page-cache folio behind a fault.
 
-    Kernel: mm/filemap.c filemap_fault(). Beyond EOF → SIGBUS. A hit is a minor fault
-    (async readahead when the folio carries PG_readahead). A miss counts PGMAJFAULT,
-    returns VM_FAULT_MAJOR and reads around the fault (do_sync_mmap_readahead); the
-    fault then waits for the read, dropping its lock: VM_FAULT_RETRY on the first
-    attempt, so the retry finds the folio and is counted major through TRIED.
+    Kernel: mm/filemap.c filemap_fault(). Beyond EOF → SIGBUS. A hit is a minor fault;
+    when the folio carries PG_readahead, async readahead drops the fault lock first, so
+    the fault ends in VM_FAULT_RETRY (not major) and the retry maps the folio, now
+    unmarked, through fault-around. A miss counts PGMAJFAULT, returns VM_FAULT_MAJOR
+    and reads around the fault (do_sync_mmap_readahead); the fault then waits for the
+    read, dropping its lock: VM_FAULT_RETRY on the first attempt, so the retry finds
+    the folio and is counted major through TRIED.
     """
     vma = vmf.vma
     mapping: AddressSpace = vma.vm_file
@@ -196,7 +207,7 @@ def filemap_fault(vmf: VmFault) -> int:
     if folio is not None:
         why(f"page-cache hit at index {index}")
         if not vmf.flags & FAULT_FLAG_TRIED:
-            do_async_mmap_readahead(vmf, folio)
+            fpin = do_async_mmap_readahead(vmf, folio)
     else:
         why(f"page-cache miss at index {index}: read from disk (PGMAJFAULT)")
         vma.vm_mm.system.vmstat.pgmajfault += 1
@@ -214,6 +225,8 @@ def filemap_fault(vmf: VmFault) -> int:
         else:
             why("folio locked for read I/O: wait for it (retry not allowed or already tried)")
     if fpin:
+        if not ret:
+            why("the lock was dropped for readahead: VM_FAULT_RETRY")
         return ret | VM_FAULT_RETRY
     if index >= mapping.nr_pages:
         return VM_FAULT_SIGBUS
@@ -223,17 +236,28 @@ def filemap_fault(vmf: VmFault) -> int:
     return ret | VM_FAULT_LOCKED
 
 
+def maybe_unlock_mmap_for_io(vmf: VmFault) -> bool:
+    """maybe_unlock_mmap_for_io(): on a first attempt that may retry (and wait), pin
+    the file and drop the fault lock before I/O; the fault then ends in VM_FAULT_RETRY."""
+    flags = vmf.flags
+    return bool(flags & FAULT_FLAG_ALLOW_RETRY and not flags & FAULT_FLAG_TRIED
+                and not flags & FAULT_FLAG_RETRY_NOWAIT)
+
+
 @kfunc(FILEMAP_C)
 def do_sync_mmap_readahead(vmf: VmFault) -> int:
-    """do_sync_mmap_readahead - on a miss: read around the fault (window centred on it),
-    or only the faulting folio (VM_RAND_READ), or sequentially (VM_SEQ_READ)."""
+    """do_sync_mmap_readahead - on a miss: read around the fault (window centred on it,
+    order-0 folios), or sequentially (VM_SEQ_READ), or from the fault to the end of the
+    window or VMA without PG_readahead (VM_EXEC, even with VM_RAND_READ), or only the
+    faulting folio (VM_RAND_READ). The `kernel 6.12` profile has no VM_EXEC case."""
     from faultlang.kernel.mm.readahead import page_cache_ra_order, page_cache_sync_ra
     vma = vmf.vma
     mapping: AddressSpace = vma.vm_file
     ra = mapping.ra
     ra_pages = vma.vm_mm.system.settings.read_ahead >> 12
     index = vmf.pgoff
-    if vma.vm_flags & 0x10000:                     # VM_RAND_READ
+    exec_ra = bool(vma.vm_flags & VM_EXEC) and vma.vm_mm.system.settings.kernel != "6.12"
+    if vma.vm_flags & 0x10000 and not exec_ra:     # VM_RAND_READ
         why("VM_RAND_READ (MADV_RANDOM): no readahead, only the faulting folio")
         return 0
     if not ra_pages:
@@ -247,30 +271,45 @@ def do_sync_mmap_readahead(vmf: VmFault) -> int:
     if ra.mmap_miss > MMAP_LOTSAMISS:
         why(f"mmap_miss {ra.mmap_miss} > MMAP_LOTSAMISS: readahead is wasted, skip it")
         return 0
-    ra.start = max(0, index - ra_pages // 2)
-    ra.size = ra_pages
-    ra.async_size = ra_pages // 4
-    why(f"read-around: {ra_pages} pages from index {ra.start}, PG_readahead at "
-        f"{ra.start + ra.size - ra.async_size}")
-    page_cache_ra_order(mapping, ra, mapping.folio_order)
+    if exec_ra:
+        # exec_folio_order() is 0 on x86-64; code is read at random, so no async window
+        vma_end = vma.vm_pgoff + ((vma.vm_end - vma.vm_start) >> 12)
+        ra.order = 0
+        ra.start = max(index, vma.vm_pgoff)
+        ra.size = min(ra.start + ra_pages, vma_end) - ra.start
+        ra.async_size = 0
+        why(f"VM_EXEC: {ra.size} pages from index {ra.start}, no PG_readahead")
+    else:
+        ra.start = max(0, index - ra_pages // 2)
+        ra.size = ra_pages
+        ra.async_size = ra_pages // 4
+        ra.order = 0
+        why(f"read-around: {ra_pages} pages from index {ra.start}, PG_readahead at "
+            f"{ra.start + ra.size - ra.async_size}")
+    page_cache_ra_order(mapping, ra)
     return 0
 
 
-@kfunc(FILEMAP_C)
-def do_async_mmap_readahead(vmf: VmFault, folio: Folio) -> int:
+@kfunc(FILEMAP_C, fault_bits=False)
+def do_async_mmap_readahead(vmf: VmFault, folio: Folio) -> bool:
     """do_async_mmap_readahead - a hit: count it against mmap_miss; a PG_readahead folio
-    starts the next readahead window before the reader gets there."""
+    starts the next readahead window before the reader gets there, with the fault lock
+    dropped (True: the fault must return VM_FAULT_RETRY)."""
     mapping: AddressSpace = vmf.vma.vm_file
     ra = mapping.ra
-    if vmf.vma.vm_flags & 0x10000:
-        return 0
+    ra_pages = vmf.vma.vm_mm.system.settings.read_ahead >> 12
+    if vmf.vma.vm_flags & 0x10000 or not ra_pages:
+        return False
     if ra.mmap_miss > 0:
         ra.mmap_miss -= 1
-    if folio.readahead:
-        why("folio has PG_readahead: start async readahead")
-        from faultlang.kernel.mm.readahead import page_cache_async_ra
-        page_cache_async_ra(mapping, folio, vmf.pgoff)
-    return 0
+    if not folio.readahead:
+        return False
+    fpin = maybe_unlock_mmap_for_io(vmf)
+    why("folio has PG_readahead: start async readahead" +
+        (" (fault lock dropped first)" if fpin else ""))
+    from faultlang.kernel.mm.readahead import page_cache_async_ra
+    page_cache_async_ra(mapping, folio, vmf.pgoff, ra_pages)
+    return fpin
 
 
 # --- fault-around ------------------------------------------------------------------------
@@ -279,13 +318,13 @@ def do_async_mmap_readahead(vmf: VmFault, folio: Folio) -> int:
 def next_uptodate_folio(mapping: AddressSpace, index: int, end: int) -> Optional[Folio]:
     """next_uptodate_folio(): the next cached folio at or after `index` (≤ end) that is
     uptodate, unlocked, not PG_readahead and below EOF."""
-    last = mapping.nr_pages - 1
+    max_idx = (mapping.i_size + 4095) >> 12         # DIV_ROUND_UP(i_size, PAGE_SIZE)
     while index <= end:
         folio = mapping.i_pages.get(index)
         if folio is None:
             index += 1
             continue
-        if folio.uptodate and not folio.locked and not folio.readahead and folio.index <= last:
+        if folio.uptodate and not folio.locked and not folio.readahead and folio.index < max_idx:
             return folio
         index = folio.index + folio.nr_pages
     return None
@@ -297,10 +336,12 @@ def filemap_map_pages(vmf: VmFault, start_pgoff: int, end_pgoff: int) -> int:
 
     Kernel: mm/filemap.c filemap_map_pages(). Never reads: only uptodate folios that
     are not PG_readahead and below EOF. 6.18 maps a whole large folio when it lies
-    inside the VMA and the page table (and below EOF, unless shmem); otherwise only
-    its pages inside the window. VM_FAULT_NOPAGE when the faulting address got mapped.
+    inside the VMA and the page table and ends before the file's last page (shmem: any
+    folio); otherwise (and always in the `kernel 6.12` profile) only its pages inside
+    the window. A first folio reaching the last page keeps filemap_map_pmd from
+    installing a missing PTE table: then nothing is mapped and ->fault maps the page.
+    VM_FAULT_NOPAGE when the faulting address got mapped.
     """
-    from faultlang.kernel.mm.memory import pte_alloc
     vma = vmf.vma
     mapping: AddressSpace = vma.vm_file
     file_end = mapping.nr_pages - 1
@@ -312,25 +353,47 @@ def filemap_map_pages(vmf: VmFault, start_pgoff: int, end_pgoff: int) -> int:
     vma_first = vma.vm_pgoff
     vma_last = vma.vm_pgoff + ((vma.vm_end - vma.vm_start) >> 12) - 1
     counter = MM_SHMEMPAGES if mapping.shmem else MM_FILEPAGES
+    # 6.12's filemap_map_folio_range maps only the window's pages of a large folio
+    whole_folio = mm.system.settings.kernel != "6.12"
     ret = 0
-    mapped = 0
-    index = start_pgoff
-    while True:
-        folio = next_uptodate_folio(mapping, index, end_pgoff)
-        if folio is None:
-            break
-        first, last = folio.index, folio.index + folio.nr_pages - 1
+    rss = 0
+    prot = vma.vm_page_prot | pt._PAGE_ACCESSED
+    folio = next_uptodate_folio(mapping, start_pgoff, end_pgoff)
+    # "file_end >= folio_next_index(folio)": the folio must end before the last page
+    if folio is not None and vmf.pmd_table[vmf.pmd_index] is None and not mapping.shmem \
+            and folio.index + folio.nr_pages > file_end:
+        why(f"first folio (index {folio.index}) reaches the file's last page: "
+            "filemap_map_pmd is skipped, no PTE table to map into")
+        return 0
+    while folio is not None:
+        if vmf.pte_table is None:
+            pte_alloc(vmf)
+        table = vmf.pte_table
+        first = folio.index
+        if not folio.order:
+            # filemap_map_order0_folio(): the common case, one PTE for the one page
+            addr = vma.vm_start + ((first - vma.vm_pgoff) << 12)
+            i = (addr >> 12) & 511
+            if not table[i]:
+                table[i] = (folio.pfn << 12) | prot
+                folio_add_file_rmap_ptes(folio)
+                folio.refcount += 1
+                rss += 1
+                if addr == vmf.address:
+                    ret = VM_FAULT_NOPAGE
+            folio = next_uptodate_folio(mapping, first + 1, end_pgoff)
+            continue
+        # filemap_map_folio_range(): the pages of a large folio
+        last = first + folio.nr_pages - 1
         lo, hi = max(first, start_pgoff), min(last, end_pgoff)
-        if folio.order and first >= vma_first and last <= vma_last and \
-                (last <= file_end or mapping.shmem):
+        if not whole_folio and (first < start_pgoff or last > end_pgoff):
+            why(f"kernel 6.12: only the window's pages of the {folio.nr_pages}-page folio")
+        elif first >= vma_first and last <= vma_last and \
+                (last < file_end or mapping.shmem):
             fstart = vma.vm_start + ((first - vma.vm_pgoff) << 12)
             if fstart & ~0x1FFFFF == table_base and \
                     (fstart + (folio.nr_pages << 12) - 1) & ~0x1FFFFF == table_base:
                 lo, hi = first, last
-        if vmf.pte_table is None:
-            pte_alloc(vmf)
-        table = vmf.pte_table
-        prot = vma.vm_page_prot | pt._PAGE_ACCESSED
         for idx in range(lo, hi + 1):
             addr = vma.vm_start + ((idx - vma.vm_pgoff) << 12)
             i = (addr >> 12) & 511
@@ -339,14 +402,14 @@ def filemap_map_pages(vmf: VmFault, start_pgoff: int, end_pgoff: int) -> int:
             table[i] = ((folio.pfn + idx - first) << 12) | prot
             folio_add_file_rmap_ptes(folio)
             folio.refcount += 1
-            mm.rss_stat[counter] += 1
-            mapped += 1
+            rss += 1
             if addr == vmf.address:
                 ret = VM_FAULT_NOPAGE
-        index = last + 1
+        folio = next_uptodate_folio(mapping, last + 1, end_pgoff)
+    mm.rss_stat[counter] += rss                 # add_mm_counter(), once for the window
     ra = mapping.ra
-    ra.mmap_miss = max(0, ra.mmap_miss - mapped)
-    why(f"{mapped} page{'s' if mapped != 1 else ''} mapped" +
+    ra.mmap_miss = max(0, ra.mmap_miss - rss)
+    why(f"{rss} page{'s' if rss != 1 else ''} mapped" +
         ("" if ret else "; the faulting page is not ready: fall back to ->fault"))
     return ret
 
@@ -377,6 +440,10 @@ def filemap_write_and_wait_range(mapping: AddressSpace, vma: Vma, start: int, en
     from faultlang.kernel.mm.memory import walk_pte_slots
     first = linear_page_index(vma, start)
     last = linear_page_index(vma, end - 1)
+    if mapping.dax is not None:
+        from faultlang.kernel.fs.dax import dax_writeback_mapping_range
+        why("->writepages is ext4_dax_writepages")
+        return dax_writeback_mapping_range(mapping, first, last)
     for other in file_vmas(mapping):
         for table, i, addr in walk_pte_slots(other.vm_mm, other.vm_start, other.vm_end):
             pte = table[i]
@@ -426,12 +493,13 @@ class VmOps:
     copies machines)."""
 
     def __init__(self, name: str, fault=None, map_pages=None, page_mkwrite=None,
-                 pfn_mkwrite=None):
+                 pfn_mkwrite=None, huge_fault=None):
         self.name = name
         self.fault = fault
         self.map_pages = map_pages
         self.page_mkwrite = page_mkwrite
         self.pfn_mkwrite = pfn_mkwrite
+        self.huge_fault = huge_fault
 
     def __deepcopy__(self, memo) -> "VmOps":
         return self

@@ -38,7 +38,8 @@ class GupFault:
         self.write = write
         self.ret = ret
         self.frames = frames
-        self.counted = counted        # "minor", "major" or "" (not counted: an error)
+        self.counted = counted        # "minor", "major", "" (not counted: an error), or
+                                      # "blocked" (asleep in handle_userfault)
 
 
 def follow_page_pte(vma: Vma, address: int, foll_flags: int) -> bool:
@@ -98,24 +99,59 @@ def _faultin_page(vma: Vma, address: int, flags: int) -> int:
     return handle_mm_fault(vma, address, flags, None)
 
 
+class GupResume:
+    """Where a GUP walk goes on once the thread asleep in handle_userfault is woken
+    (kept in UffdWait.gup): `populate` is __mm_populate (re-take the lock and populate
+    again from the faulting address, no FOLL_TRIED), `range` is faultin_page_range
+    (__get_user_pages_locked retries the faulting page with FOLL_TRIED)."""
+
+    __slots__ = ("kind", "mm", "address", "end", "foll_flags", "done", "syscall")
+
+    def __init__(self, kind: str, mm: MmStruct, address: int, end: int, foll_flags: int,
+                 done: int):
+        self.kind = kind
+        self.mm = mm
+        self.address = address
+        self.end = end
+        self.foll_flags = foll_flags
+        self.done = done             # pages got before the thread went to sleep
+        self.syscall = ""            # the runtime's name for the blocked call
+
+
+def _asleep_in_userfault(mm: MmStruct) -> bool:
+    """handle_userfault put the calling thread to sleep (a manual uffd handler): the
+    kernel would sleep right there inside GUP, so the walk stops and goes on when the
+    fault is resolved (gup_resume)."""
+    current = mm.system.current
+    return current is not None and current.uffd_wait is not None
+
+
 @kfunc(GUP_C, symbol="__get_user_pages", fault_bits=False)
-def get_user_pages(mm: MmStruct, start: int, nr_pages: int, foll_flags: int) -> int:
+def get_user_pages(mm: MmStruct, start: int, nr_pages: int, foll_flags: int,
+                   first_tried: int = 0) -> int:
     """__get_user_pages - walk the range page by page; fault in what follow_page misses.
-    Returns the number of pages it got, or a negative errno value."""
+    Returns the number of pages it got, or a negative errno value. A fault that leaves
+    the thread asleep in handle_userfault ends the walk (see _asleep_in_userfault)."""
     done = 0
     address = start
     end = start + (nr_pages << 12)
+    tried = first_tried
     while address < end:
         vma = mm.vma_lookup(address)
         if vma is None:
             return done or -14                      # -EFAULT
         if foll_flags & FOLL_WRITE and not vma.vm_flags & VM_WRITE and not foll_flags & FOLL_FORCE:
             return done or -14
-        tried = 0
         while not follow_page_pte(vma, address, foll_flags):
             ret = faultin_page(vma, address, foll_flags | tried)
             if ret & VM_FAULT_ERROR:
                 return done or -14
+            if ret & VM_FAULT_RETRY and _asleep_in_userfault(mm):
+                why(f"asleep in handle_userfault at {address:#x}")
+                mm.system.gup_faults[-1].counted = "blocked"
+                mm.system.current.uffd_wait.gup = GupResume(
+                    "range", mm, address, end, foll_flags, done)
+                return done
             if ret & VM_FAULT_RETRY:
                 tried = FOLL_TRIED if foll_flags & FOLL_UNLOCKABLE \
                     and not foll_flags & FOLL_POPULATE_RELOCK else 0
@@ -123,6 +159,7 @@ def get_user_pages(mm: MmStruct, start: int, nr_pages: int, foll_flags: int) -> 
                 break                               # e.g. FOLL_FORCE read of a PROT_NONE hole
         done += 1
         address += 4096
+        tried = 0
     return done
 
 
@@ -151,7 +188,31 @@ def mm_populate(mm: MmStruct, start: int, length: int) -> int:
     total = 0
     for vma in [v for v in mm.vmas if v.vm_start < end and v.vm_end > start]:
         total += max(0, populate_vma_page_range(vma, max(start, vma.vm_start), min(end, vma.vm_end)))
+        if _asleep_in_userfault(mm):
+            wait = mm.system.current.uffd_wait
+            wait.gup.kind, wait.gup.end, wait.gup.done = "populate", end, total
+            break
     return total
+
+
+@kfunc(GUP_C, fault_bits=False)
+def gup_resume(task) -> int:
+    """The thread that slept in handle_userfault inside GUP was woken: the populate
+    (mlock, MADV_POPULATE_*) goes on from the faulting page. Returns the pages the
+    whole call got so far."""
+    wait, task.uffd_wait = task.uffd_wait, None
+    g = wait.gup
+    if g.kind == "populate":
+        why("__mm_populate: lock re-taken, populate again from the faulting page")
+        got = mm_populate(g.mm, g.address, g.end - g.address)
+    else:
+        why("__get_user_pages_locked: retry the faulting page with FOLL_TRIED")
+        got = max(0, get_user_pages(g.mm, g.address, (g.end - g.address) >> 12, g.foll_flags,
+                                    FOLL_TRIED))
+    if task.uffd_wait is not None:
+        task.uffd_wait.gup.done += g.done
+        task.uffd_wait.gup.syscall = g.syscall
+    return g.done + got
 
 
 @kfunc(GUP_C, fault_bits=False)

@@ -31,7 +31,7 @@ VM_NOHUGEPAGE = 0x40000000
 VM_PFNMAP_MIXED = 0x400 | 0x10000000
 VM_HUGETLB = 0x400000
 PMD_ORDER = 9
-MM_ANONPAGES = 1
+MM_FILEPAGES, MM_ANONPAGES = 0, 1
 # The huge zero folio: 512 zeroed frames in the kernel image (8-10 MiB), below the first
 # RAM frame, 2 MiB aligned, so it never belongs to the buddy allocator.
 HUGE_ZERO_PFN = 0x0800
@@ -63,8 +63,12 @@ def thp_mode_allows(vma: Vma, mode: str) -> bool:
 
 
 def thp_vma_allowable_pmd(vma: Vma, address: int) -> bool:
-    """thp_vma_allowable_order(vma, vm_flags, TVA_PAGEFAULT, PMD_ORDER) for anonymous VMAs."""
-    if not vma_is_anonymous(vma) or vma.uffd is not None and vma.uffd.any_mode:
+    """thp_vma_allowable_order(vma, vm_flags, TVA_PAGEFAULT, PMD_ORDER) for anonymous VMAs,
+    and for DAX files, whose page faults may always try a PMD (the sysfs `enabled`
+    setting does not apply; the geometry is dax_iomap_pmd_fault's business)."""
+    if not vma_is_anonymous(vma):
+        return getattr(vma.vm_file, "dax", None) is not None and not vma.vm_flags & VM_NOHUGEPAGE
+    if vma.uffd is not None and vma.uffd.any_mode:
         return False
     system = vma.vm_mm.system
     return thp_mode_allows(vma, system.settings.thp) and \
@@ -111,9 +115,13 @@ def anon_mthp_orders(vmf: VmFault) -> list[int]:
 @kfunc(HUGE_MEMORY_C, fault_bits=True)
 def create_huge_pmd(vmf: VmFault) -> int:
     """create_huge_pmd - a none PMD in a VMA that may have a THP: anonymous VMAs get
-    do_huge_pmd_anonymous_page; VMAs without ->huge_fault fall back to PTEs."""
+    do_huge_pmd_anonymous_page, file VMAs their ->huge_fault (DAX); the others fall
+    back to PTEs."""
     if vma_is_anonymous(vmf.vma):
         return do_huge_pmd_anonymous_page(vmf)
+    huge_fault = getattr(vmf.vma.vm_ops, "huge_fault", None)
+    if huge_fault is not None:
+        return huge_fault(vmf, PMD_ORDER)
     why("no ->huge_fault: fall back to PTEs")
     return VM_FAULT_FALLBACK
 
@@ -228,7 +236,12 @@ def wp_huge_pmd(vmf: VmFault, entry: int) -> int:
             _split_huge_pmd(vma, vmf.pmd_table, vmf.pmd_index, vmf.address & pt.PMD_MASK)
             return VM_FAULT_FALLBACK
         return do_huge_pmd_wp_page(vmf, entry)
-    why("not anonymous and no ->huge_fault: split")
+    huge_fault = getattr(vma.vm_ops, "huge_fault", None)
+    if vma.vm_flags & 0x88 and huge_fault is not None:     # VM_SHARED|VM_MAYSHARE
+        ret = huge_fault(vmf, PMD_ORDER)
+        if not ret & VM_FAULT_FALLBACK:
+            return ret
+    why("COW or write-notify is handled at the PTE level: split")
     _split_huge_pmd(vma, vmf.pmd_table, vmf.pmd_index, vmf.address & pt.PMD_MASK)
     return VM_FAULT_FALLBACK
 
@@ -306,6 +319,10 @@ def _split_huge_pmd(vma: Vma, pmd: list, index: int, haddr: int) -> None:
         return
     system = vma.vm_mm.system
     system.vmstat.thp_split_pmd += 1
+    if not vma_is_anonymous(vma):
+        why("file PMD: just zap it, the PTE level refaults")
+        zap_huge_pmd(vma, pmd, index)
+        return
     bits = entry & _SPLIT_KEEP
     if is_huge_zero_pmd(entry):
         why("huge zero PMD → 512 zero-page PTEs")
@@ -360,13 +377,13 @@ def zap_huge_pmd(vma: Vma, pmd: list, index: int) -> int:
     from faultlang.kernel.mm.page_alloc import free_folio
     entry = pmd[index]
     pmd[index] = None
-    if is_huge_zero_pmd(entry) or entry & pt._PAGE_SPECIAL:
+    if is_huge_zero_pmd(entry) or entry & (pt._PAGE_SPECIAL | pt._PAGE_DEVMAP):
         return HPAGE_PMD_NR
     mm = vma.vm_mm
     folio = mm.system.phys.page_folio((entry & pt.PFN_MASK) >> 12)
     if folio is None:
         return HPAGE_PMD_NR
-    mm.rss_stat[MM_ANONPAGES] -= HPAGE_PMD_NR
+    mm.rss_stat[MM_ANONPAGES if folio.anon else MM_FILEPAGES] -= HPAGE_PMD_NR
     folio_remove_rmap_ptes(folio, HPAGE_PMD_NR)
     folio.refcount -= HPAGE_PMD_NR
     if folio.refcount == 0:
@@ -380,6 +397,8 @@ def copy_huge_pmd(dst_vma: Vma, src_vma: Vma, addr: int) -> int:
     (the huge zero PMD is simply shared); the THP gains 512 mappings and references
     and loses PageAnonExclusive. Returns the number of entries copied (1)."""
     from faultlang.kernel.mm.memory import pmd_table_of
+    if not vma_is_anonymous(dst_vma):
+        return 0                              # a file PMD (DAX): the child refaults
     haddr = addr & pt.PMD_MASK
     src_pmd = pmd_table_of(src_vma.vm_mm, haddr, False)
     i = (haddr >> 21) & 511
@@ -428,3 +447,50 @@ def change_huge_pmd(vma: Vma, start: int, end: int) -> int:
             pmd[i] = new
             changed += 1
     return changed
+
+
+# --- inserting PMDs for a ->huge_fault handler (DAX) ----------------------------------
+
+
+@kfunc(HUGE_MEMORY_C)
+def vmf_insert_folio_pmd(vmf: VmFault, folio: Folio, write: bool) -> int:
+    """vmf_insert_folio_pmd - map a PMD-order folio a ->huge_fault handler chose (DAX)
+    with one PMD: 512 references and mapcounts, RSS += 512. With `write`, an existing
+    PMD of the same folio is made young, dirty and writable. VM_FAULT_NOPAGE."""
+    vma = vmf.vma
+    mm = vma.vm_mm
+    old = vmf.pmd_table[vmf.pmd_index]
+    if old is not None:
+        if write and type(old) is int and (old & pt.PFN_MASK) >> 12 == folio.pfn:
+            why("the same folio: make the PMD young, dirty and writable")
+            vmf.pmd_table[vmf.pmd_index] = old | pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (
+                pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+        return 0x100                          # -EEXIST → VM_FAULT_NOPAGE
+    entry = (folio.pfn << 12) | vma.vm_page_prot | pt._PAGE_PSE
+    if write:
+        entry |= pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+    folio.refcount += HPAGE_PMD_NR
+    folio.mapcount += HPAGE_PMD_NR           # folio_add_file_rmap_pmd
+    mm.rss_stat[MM_FILEPAGES] += HPAGE_PMD_NR
+    vmf.pmd_table[vmf.pmd_index] = entry
+    return 0x100
+
+
+@kfunc(HUGE_MEMORY_C)
+def vmf_insert_pfn_pmd(vmf: VmFault, pfn: int, write: bool) -> int:
+    """vmf_insert_pfn_pmd - (6.12) map 2 MiB of a device's pfns with one devmap PMD:
+    no struct page is touched, no RSS. With `write` the PMD is young, dirty and
+    writable, and an existing PMD of the same pfn is upgraded. VM_FAULT_NOPAGE."""
+    vma = vmf.vma
+    old = vmf.pmd_table[vmf.pmd_index]
+    if old is not None:
+        if write and type(old) is int and (old & pt.PFN_MASK) >> 12 == pfn:
+            why("the same pfn: make the PMD young, dirty and writable")
+            vmf.pmd_table[vmf.pmd_index] = old | pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (
+                pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+        return 0x100
+    entry = (pfn << 12) | vma.vm_page_prot | pt._PAGE_PSE | pt._PAGE_DEVMAP
+    if write:
+        entry |= pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+    vmf.pmd_table[vmf.pmd_index] = entry
+    return 0x100

@@ -1,16 +1,20 @@
 """Mirrors mm/hugetlb.c (Linux 6.18): the hugetlb pool, reservations and hugetlb faults.
 
 `set hugepages N` fills the pool at boot (hugetlb_init: order-9 blocks from the buddy
-allocator). A MAP_HUGETLB mapping reserves pool pages at mmap time (ENOMEM when the pool
-is too small) unless MAP_NORESERVE; hugetlb_fault → hugetlb_no_page maps one 2 MiB
-page per fault (private: read-only, then hugetlb_wp on a write; shared: through the
-mapping's hugetlb page cache, so every process sees the same page), never MAJOR.
+allocator). A hugetlb mmap (MAP_HUGETLB, or a file on hugetlbfs: fs/hugetlbfs.py)
+reserves pool pages at mmap time (ENOMEM when the pool is too small) unless
+MAP_NORESERVE: a shared mapping in its inode's reserve map, a private one in a reserve
+map of its own (vm_private_data, which a fork child does not inherit).
+hugetlb_fault → hugetlb_no_page maps one 2 MiB page per fault, found in the file's page
+cache or allocated from the pool (private: read-only, then hugetlb_wp on a write;
+shared: added to the page cache, so every process sees the same page), never MAJOR.
 
 Simplified: one hstate (2 MiB); no surplus pages (nr_overcommit_hugepages 0), no PMD
-sharing, no subpool; the anonymous hugetlbfs file of a mapping gives its pages back
-when its last VMA is unmapped. A parent whose COW copy cannot be allocated gets
-SIGBUS instead of stealing the page back from the child (unmap_ref_private). Hugetlb
-pages are not counted in RSS, as in Linux (they show in HugetlbPages).
+sharing, no subpool; the anonymous hugetlbfs file of a MAP_HUGETLB mapping gives its
+pages back when its last VMA is unmapped (a named file keeps them until truncated). A
+parent whose COW copy cannot be allocated gets SIGBUS instead of stealing the page back
+from the child (unmap_ref_private). Hugetlb pages are not counted in RSS, as in Linux
+(they show in HugetlbPages).
 """
 
 from __future__ import annotations
@@ -50,15 +54,54 @@ class HState:
 
 
 class HugetlbFile:
-    """The anonymous hugetlbfs inode behind one MAP_HUGETLB mapping: its page cache
-    (shared mappings), the huge-page indices still reserved, and the reserving mm."""
+    """A hugetlbfs inode with its address_space: the page cache of huge folios (by
+    huge-page index; folio.index counts base pages, as since 6.7), the inode's reserve
+    map (the indices reserved by shared mappings and not yet instantiated) and i_size.
 
-    def __init__(self, name: str, owner: MmStruct, shared: bool):
+    `anonymous`: the unlinked file behind one MAP_HUGETLB mapping (hugetlb_file_setup),
+    evicted with its last VMA. A named file (`file F on hugetlbfs`) lives on: its pages
+    exist only in the pool and stay in its page cache until it is truncated."""
+
+    fs = "hugetlbfs"
+    shmem = False
+    memfd = False
+
+    def __init__(self, system, name: str, size: int, anonymous: bool = False):
+        self.system = system
         self.name = name
+        self.i_size = size
+        self.anonymous = anonymous
         self.cache: dict[int, Folio] = {}
         self.reserved: set[int] = set()
-        self.owner = owner
-        self.shared = shared
+
+    def __repr__(self) -> str:
+        return f"HugetlbFile({self.name}, {self.i_size} bytes, {len(self.cache)} huge pages)"
+
+    @property
+    def nr_pages(self) -> int:
+        return (self.i_size + 4095) >> 12
+
+    @property
+    def nr_huge_pages(self) -> int:
+        """i_size in huge pages: the first huge-page index beyond EOF."""
+        return self.i_size >> 21
+
+    @property
+    def i_pages(self) -> dict[int, Folio]:
+        """Base-page index → folio, as the xarray's multi-index entries hold them."""
+        return {f.index + k: f for f in self.folios() for k in range(HPAGE_PMD_NR)}
+
+    def folios(self) -> list[Folio]:
+        return [self.cache[i] for i in sorted(self.cache)]
+
+
+class ResvMap:
+    """struct resv_map of a MAP_PRIVATE hugetlb mapping (vm_private_data, with
+    HPAGE_RESV_OWNER): the huge-page indices whose reservation is still unused. The
+    VMAs split from one mmap share it (hugetlb_vm_op_open)."""
+
+    def __init__(self, reserved: set[int]):
+        self.reserved = reserved
 
 
 class HugetlbVmOps:
@@ -66,13 +109,23 @@ class HugetlbVmOps:
 
     name = "hugetlb_vm_ops"
 
-    def mmap_prepare(self, vma: Vma) -> None:
-        hugetlb_reserve_pages(vma)
+    def __deepcopy__(self, memo) -> "HugetlbVmOps":
+        return self                      # shared by every hugetlb VMA, compared by identity
 
-    def peek(self, vma: Vma, address: int) -> int:
-        folio = vma.vm_file.cache.get(vma_hugecache_offset(vma, address))
+    def __repr__(self) -> str:
+        return self.name
+
+    def mmap_prepare(self, vma: Vma) -> None:
+        """file->f_op->mmap_prepare of every hugetlb mapping: hugetlbfs_file_mmap_prepare."""
+        from faultlang.kernel.fs.hugetlbfs import hugetlbfs_file_mmap_prepare
+        hugetlbfs_file_mmap_prepare(vma)
+
+    def peek(self, vma: Vma, address: int) -> Optional[int]:
+        file = vma.vm_file
+        idx = vma_hugecache_offset(vma, address)
+        folio = file.cache.get(idx)
         if folio is None:
-            return 0
+            return None if idx >= file.nr_huge_pages else 0
         return vma.vm_mm.system.phys.mem[folio.pfn + ((address >> 12) & 511)]
 
 
@@ -104,38 +157,48 @@ def vma_hugecache_offset(vma: Vma, address: int) -> int:
 
 
 @kfunc(HUGETLB_C, fault_bits=False)
-def hugetlb_reserve_pages(vma: Vma) -> None:
-    """hugetlb_reserve_pages - reserve the mapping's pool pages at mmap time; not enough
-    free unreserved pages → ENOMEM. MAP_NORESERVE reserves nothing."""
+def hugetlb_reserve_pages(file: HugetlbFile, first: int, last: int, vma: Vma) -> None:
+    """hugetlb_reserve_pages - reserve huge pages [first, last) of the file at mmap time;
+    not enough free unreserved pages → ENOMEM. A shared mapping reserves what the
+    inode's reserve map and page cache do not hold yet (region_chg); a private one all
+    of its pages, in a reserve map of its own (even over cached pages: each may need
+    a COW copy). MAP_NORESERVE reserves nothing."""
     from faultlang.kernel.mm.mmap import MmapError
     h = vma.vm_mm.system.hstate
     if vma.vm_flags & VM_NORESERVE:
         why("MAP_NORESERVE: nothing reserved")
         return
-    file = vma.vm_file
-    first = vma_hugecache_offset(vma, vma.vm_start)
-    wanted = {i for i in range(first, first + ((vma.vm_end - vma.vm_start) >> 21))
-              if i not in file.cache and i not in file.reserved}
+    shared = bool(vma.vm_flags & VM_SHARED)
+    wanted = {i for i in range(first, last)
+              if not shared or (i not in file.cache and i not in file.reserved)}
     free = 0 if h is None else h.free_huge_pages - h.resv_huge_pages
     if h is None or len(wanted) > free:
         raise MmapError("ENOMEM", f"{len(wanted)} huge pages to reserve, "
                         f"{max(free, 0)} free and unreserved in the pool")
     h.resv_huge_pages += len(wanted)
-    file.reserved |= wanted
+    if shared:
+        file.reserved |= wanted
+    else:
+        vma.vm_private_data = ResvMap(wanted)      # set_vma_resv_map, HPAGE_RESV_OWNER
     why(f"{len(wanted)} huge pages reserved")
 
 
 def alloc_hugetlb_folio(vma: Vma, idx: int) -> Optional[Folio]:
-    """alloc_hugetlb_folio(): a pool page: the VMA's reservation if it has one for idx,
-    else a free unreserved page, else None (no overcommit)."""
-    h = vma.vm_mm.system.hstate
+    """alloc_hugetlb_folio(): a pool page: a reservation for idx if there is one (the
+    inode's for a shared mapping, the VMA's own for a private one), else a free
+    unreserved page, else None (no overcommit)."""
+    resv = vma.vm_file if vma.vm_flags & VM_SHARED else vma.vm_private_data
+    return dequeue_hugetlb_folio(vma.vm_mm.system.hstate, resv, idx)
+
+
+def dequeue_hugetlb_folio(h: Optional[HState], resv, idx: int) -> Optional[Folio]:
+    """Take a page off the pool's free list for index idx: its reservation in `resv`
+    (an inode or a ResvMap, or None) if there is one, else a free unreserved page."""
     if h is None:
         return None
-    file = vma.vm_file
-    if idx in file.reserved and (file.shared or vma.vm_mm is file.owner) \
-            and not vma.vm_flags & VM_NORESERVE:
+    if resv is not None and idx in resv.reserved:
         why("consume the mapping's reservation")
-        file.reserved.discard(idx)
+        resv.reserved.discard(idx)
         h.resv_huge_pages -= 1
     elif h.free_huge_pages - h.resv_huge_pages <= 0:
         why("no free unreserved huge page in the pool")
@@ -143,6 +206,16 @@ def alloc_hugetlb_folio(vma: Vma, idx: int) -> Optional[Folio]:
     folio = h.free.pop()
     folio.refcount = 1
     return folio
+
+
+def hugetlb_add_to_page_cache(folio: Folio, file: HugetlbFile, idx: int) -> None:
+    """hugetlb_add_to_page_cache(): the page cache holds the folio's first reference.
+    It is marked dirty so that no generic path (drop_caches) ever drops it: its
+    contents exist nowhere else."""
+    folio.mapping = file
+    folio.index = idx << HUGETLB_ORDER
+    folio.dirty = True
+    file.cache[idx] = folio
 
 
 def free_huge_folio(system, folio: Folio) -> None:
@@ -177,11 +250,15 @@ def hugetlb_fault(mm: MmStruct, vma: Vma, address: int, flags: int) -> int:
         return hugetlb_no_page(vmf)
     write = flags & FAULT_FLAG_WRITE
     if flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE) and not entry & pt._PAGE_RW:
-        if not vma.vm_flags & VM_SHARED:
-            if entry & pt._PAGE_UFFD_WP and vma.uffd is not None and vma.uffd.wp \
-                    and not vma.uffd.wp_async:
+        # userfault-wp first, shared or private, before any CoW
+        if write and entry & pt._PAGE_UFFD_WP and vma.uffd is not None and vma.uffd.wp:
+            if not vma.uffd.wp_async:
+                why("huge PTE is uffd-wp protected")
                 from faultlang.kernel.fs.userfaultfd import handle_userfault
                 return handle_userfault(vmf, "wp")
+            entry &= ~pt._PAGE_UFFD_WP
+            vmf.pmd_table[vmf.pmd_index] = entry
+        if not vma.vm_flags & VM_SHARED:
             why("write to a read-only huge PTE of a private mapping")
             return hugetlb_wp(vmf)
         if write:
@@ -203,10 +280,19 @@ def hugetlb_no_page(vmf: VmFault) -> int:
     file = vma.vm_file
     idx = vma_hugecache_offset(vma, vmf.address)
     shared = bool(vma.vm_flags & VM_SHARED)
-    folio = file.cache.get(idx) if shared else None
+    anon_rmap = False
+    folio = file.cache.get(idx)                  # filemap_lock_hugetlb_folio
+    if folio is not None and vma.uffd is not None and vma.uffd.minor:
+        why(f"huge page {idx} is in the page cache, VMA registered uffd-minor")
+        from faultlang.kernel.fs.userfaultfd import handle_userfault
+        return handle_userfault(vmf, "minor")       # hugetlb_handle_userfault
     if folio is not None:
-        why("found in the hugetlb page cache")
+        why("found in the hugetlb page cache" + ("" if shared else
+                                                 ": mapped read-only in a private mapping"))
     else:
+        if idx >= file.nr_huge_pages:
+            why(f"huge page {idx} is beyond EOF ({file.nr_huge_pages} huge pages): SIGBUS")
+            return VM_FAULT_SIGBUS
         if vma.uffd is not None and vma.uffd.missing:
             from faultlang.kernel.fs.userfaultfd import handle_userfault
             return handle_userfault(vmf, "missing")
@@ -222,20 +308,20 @@ def hugetlb_no_page(vmf: VmFault) -> int:
             mem[p] = 0
         if shared:
             why("new page added to the hugetlb page cache")
-            folio.mapping = file
-            file.cache[idx] = folio
+            hugetlb_add_to_page_cache(folio, file, idx)
         else:
             why("new anonymous huge page")
+            anon_rmap = True
     haddr = vmf.address & PMD_MASK
     entry = (folio.pfn << 12) | pt._PAGE_PSE | vma.vm_page_prot | pt._PAGE_ACCESSED
-    if shared:
-        folio.mapcount += HPAGE_PMD_NR
-        folio.refcount += HPAGE_PMD_NR
-        if vmf.flags & FAULT_FLAG_WRITE:
-            entry |= pt._PAGE_DIRTY
-    else:
+    if anon_rmap:
         from faultlang.kernel.mm.rmap import folio_add_new_anon_rmap
         folio_add_new_anon_rmap(folio, vma, haddr)
+    else:                                        # hugetlb_add_file_rmap
+        folio.mapcount += HPAGE_PMD_NR
+        folio.refcount += HPAGE_PMD_NR
+        if shared and vmf.flags & FAULT_FLAG_WRITE:
+            entry |= pt._PAGE_DIRTY
     vmf.pmd_table[vmf.pmd_index] = entry
     if vmf.flags & FAULT_FLAG_WRITE and not shared:
         return hugetlb_wp(vmf)
@@ -258,7 +344,8 @@ def hugetlb_wp(vmf: VmFault) -> int:
             vmf.pmd_table[vmf.pmd_index] = entry | pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (
                 pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
         return 0
-    why(f"huge page shared ({old.mapcount // HPAGE_PMD_NR} mappings): copy it")
+    why(f"huge page shared ({old.mapcount // HPAGE_PMD_NR} mappings): copy it" if old.anon
+        else "huge page of the file's page cache: copy it for this private mapping")
     from faultlang.kernel.mm.memory import vmf_anon_prepare
     vmf_anon_prepare(vmf)
     new = alloc_hugetlb_folio(vma, vma_hugecache_offset(vma, vmf.address))
@@ -303,17 +390,20 @@ def unmap_hugepage_range(vma: Vma, start: int, end: int, final: bool = True) -> 
 
 
 def hugetlb_vm_op_close(vma: Vma, start: int, end: int) -> None:
-    """hugetlb_vm_op_close() and the inode's eviction: a private VMA gives back the
-    reservations of [start, end); the last VMA of the file frees its page cache and
-    whatever reservations remain."""
+    """hugetlb_vm_op_close() and, for a MAP_HUGETLB file, the inode's eviction: a
+    private VMA gives back its unused reservations in [start, end); the last VMA of an
+    anonymous file frees its page cache and whatever reservations remain."""
     system = vma.vm_mm.system
     h = system.hstate
     file = vma.vm_file
-    if not file.shared and vma.vm_mm is file.owner:
+    resv = vma.vm_private_data
+    if resv is not None and not vma.vm_flags & VM_SHARED:
         lo, hi = vma_hugecache_offset(vma, start), vma_hugecache_offset(vma, end)
-        gone = {i for i in file.reserved if lo <= i < hi}
-        file.reserved -= gone
+        gone = {i for i in resv.reserved if lo <= i < hi}
+        resv.reserved -= gone
         h.resv_huge_pages -= len(gone)
+    if not file.anonymous:
+        return                           # a named file keeps its pages and reservations
     others = any(v.vm_file is file and v is not vma
                  for task in system.tasks.values() for v in task.mm.vmas)
     if others or start > vma.vm_start or end < vma.vm_end:
@@ -371,3 +461,48 @@ def hugetlb_counters(system) -> tuple[int, int, int, int]:
     if h is None:
         return 0, 0, 0, 0
     return h.nr_huge_pages, h.free_huge_pages, h.resv_huge_pages, h.surplus_huge_pages
+
+
+@kfunc(HUGETLB_C, fault_bits=False)
+def hugetlb_mfill_atomic_pte(vma: Vma, pmd: list, index: int, addr: int, is_continue: bool,
+                             value: int, wp: bool) -> Optional[tuple[str, str]]:
+    """hugetlb_mfill_atomic_pte - UFFDIO_COPY / CONTINUE of one huge page. CONTINUE maps
+    the page-cache page (none: -EFAULT); COPY fills a new pool page (none left: -ENOMEM)
+    and, in a shared mapping, adds it to the page cache (already there: -EEXIST).
+    Writable unless MFILL_ATOMIC_WP or a CONTINUE in a private mapping. Returns the
+    (errno, reason) of a failure, or None."""
+    file = vma.vm_file
+    idx = vma_hugecache_offset(vma, addr)
+    shared = bool(vma.vm_flags & VM_SHARED)
+    if is_continue:
+        folio = file.cache.get(idx)
+        if folio is None:
+            return "EFAULT", f"huge page {idx} is not in the page cache"
+        folio.mapcount += HPAGE_PMD_NR           # hugetlb_add_file_rmap
+        folio.refcount += HPAGE_PMD_NR
+    else:
+        if shared and idx in file.cache:
+            return "EEXIST", f"huge page {idx} is already in the page cache"
+        folio = alloc_hugetlb_folio(vma, idx)
+        if folio is None:
+            return "ENOMEM", "no free huge page in the pool"
+        mem = vma.vm_mm.system.phys.mem
+        mem[folio.pfn:folio.pfn + HPAGE_PMD_NR] = [value] * HPAGE_PMD_NR
+        if shared:
+            hugetlb_add_to_page_cache(folio, file, idx)
+            folio.mapcount += HPAGE_PMD_NR
+            folio.refcount += HPAGE_PMD_NR
+        else:
+            from faultlang.kernel.mm.rmap import folio_add_new_anon_rmap
+            folio_add_new_anon_rmap(folio, vma, addr)
+    entry = (folio.pfn << 12) | pt._PAGE_PSE | vma.vm_page_prot | pt._PAGE_ACCESSED \
+        | pt._PAGE_DIRTY
+    if not wp and not (is_continue and not shared) and vma.vm_flags & VM_WRITE:
+        entry |= pt._PAGE_RW
+    else:
+        entry &= ~pt._PAGE_RW
+    if wp:
+        entry |= pt._PAGE_UFFD_WP
+    pmd[index] = entry
+    why(f"huge page {idx} " + ("mapped from the page cache" if is_continue else f"= {value}"))
+    return None

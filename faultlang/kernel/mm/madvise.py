@@ -1,7 +1,7 @@
 """Mirrors mm/madvise.c: madvise(2) advice that changes what later faults do.
 
 dontneed zaps (the next access faults afresh), free marks anonymous pages lazily
-freeable (no fault later unless reclaim got there first), cold deactivates,
+freeable (no fault later unless reclaim discarded them first), cold deactivates,
 populate_read/_write fault the range in through GUP, dontfork/wipeonfork decide what
 a fork child gets, random/sequential/normal steer file readahead.
 """
@@ -13,7 +13,10 @@ from faultlang.kernel.include.linux.mm_types import (
     VM_SHARED, MmStruct, Vma, vma_is_anonymous,
 )
 from faultlang.kernel.mm.gup import faultin_page_range
-from faultlang.kernel.mm.memory import vm_normal_folio, walk_pte_slots, zap_page_range_single
+from faultlang.kernel.mm.memory import (
+    vm_normal_folio, walk_pte_slots, zap_page_range_single, zap_pte,
+)
+from faultlang.kernel.mm.swapfile import folio_free_swap
 from faultlang.kernel.mm.mmap import MmapError, check_range_mapped, isolate_range, merge_vmas
 from faultlang.kernel.trace import kfunc, why
 
@@ -68,6 +71,9 @@ def do_madvise(mm: MmStruct, start: int, length: int, advice: str) -> str:
             # can_madv_lru_vma() / madvise_dontneed_free_valid_vma(): locked memory
             # must stay resident, so the kernel refuses (measured: EINVAL)
             raise MmapError("EINVAL", f"MADV_{advice.upper()} refuses locked VMAs")
+        if advice in ("dontneed", "free"):
+            from faultlang.kernel.fs.userfaultfd import userfaultfd_remove
+            userfaultfd_remove(vma, lo, hi)    # madvise_dontneed_free: the monitor first
         if advice == "dontneed":
             total += madvise_dontneed_single_vma(vma, lo, hi)
         elif advice == "free":
@@ -94,23 +100,54 @@ def madvise_dontneed_single_vma(vma: Vma, start: int, end: int) -> int:
 
 @kfunc(MADVISE_C, fault_bits=False)
 def madvise_free_single_vma(vma: Vma, start: int, end: int) -> int:
-    """MADV_FREE: clear dirty and young, mark the folios lazyfree; the PTEs stay, so a
-    later access does not fault unless reclaim freed the page first."""
+    """MADV_FREE (madvise_free_pte_range): swap entries of the range are freed; each
+    mapped folio loses its dirty state (PG_dirty and the PTE's dirty and young bits)
+    and is marked lazyfree. The PTEs stay, so a later access does not fault unless
+    reclaim discarded the page first."""
     if not vma_is_anonymous(vma) or vma.vm_flags & VM_SHARED:
         raise MmapError("EINVAL", "MADV_FREE works on private anonymous memory only")
     mm = vma.vm_mm
+    system = mm.system
     count = 0
     for table, i, _ in walk_pte_slots(mm, start, end):
-        if not table[i] & pt._PAGE_PRESENT:
+        pte = table[i]
+        if not pte & pt._PAGE_PRESENT:
+            if pt.is_swap_pte(pte):
+                zap_pte(mm, table, i)          # free_swap_and_cache_nr, MM_SWAPENTS
+            elif pt.is_pte_marker(pte) and pt.pte_marker_kind(pte) & pt.PTE_MARKER_POISONED:
+                table[i] = 0
             continue
-        folio = vm_normal_folio(mm, table[i])
-        if folio is None or folio.mapcount > 1:
+        folio = vm_normal_folio(mm, pte)
+        if folio is None:
             continue
+        if folio.swapcache or folio.dirty:
+            # a folio others map keeps its dirty state: their data must survive
+            if folio.mapcount != folio.nr_pages:
+                continue
+            if folio.swapcache and not folio_free_swap(system, folio):
+                continue
+            folio.dirty = False
         table[i] &= ~(pt._PAGE_DIRTY | pt._PAGE_ACCESSED)
-        folio.lazyfree = True
-        folio.dirty = False
+        folio_mark_lazyfree(system, folio)
         count += 1
     return count
+
+
+def folio_mark_lazyfree(system, folio) -> None:
+    """folio_mark_lazyfree (mm/swap.c, lru_lazyfree): a swap-backed anonymous folio
+    loses PG_swapbacked and moves to the inactive file LRU, as a clean page reclaim may
+    drop; counted in pglazyfree."""
+    if not folio.anon or folio.lazyfree or folio.swapcache or folio.mlocked:
+        return
+    folio.lazyfree = True
+    folio.active = False
+    folio.referenced = False
+    lru = system.lru
+    if lru is not None and folio.lru:
+        lru.active.pop(id(folio), None)
+        lru.inactive.pop(id(folio), None)
+        lru.inactive[id(folio)] = folio
+    system.vmstat.pglazyfree += folio.nr_pages
 
 
 @kfunc(MADVISE_C, fault_bits=False)
@@ -141,6 +178,9 @@ def madvise_cold_or_pageout(vma: Vma, start: int, end: int, pageout: bool) -> in
 @kfunc(MADVISE_C, fault_bits=False)
 def madvise_willneed(vma: Vma, start: int, end: int) -> int:
     """MADV_WILLNEED: read ahead file pages, or swap in anonymous ones; nothing is mapped."""
+    if vma.vm_flags & 0x400000:              # VM_HUGETLB
+        why("a hugetlbfs file has no backing device: generic_fadvise ignores the advice")
+        return 0
     if vma.vm_file is not None:
         from faultlang.kernel.mm.readahead import force_page_cache_readahead
         return force_page_cache_readahead(vma, start, end)

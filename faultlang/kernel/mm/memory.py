@@ -307,6 +307,8 @@ def do_anonymous_page(vmf: VmFault) -> int:
             from faultlang.kernel.fs.userfaultfd import handle_userfault
             return handle_userfault(vmf, "missing")
         entry = (system.zero_pfn << 12) | pt._PAGE_SPECIAL | (vma.vm_page_prot & ~pt._PAGE_RW)
+        if vmf_orig_pte_uffd_wp(vmf):
+            entry |= pt._PAGE_UFFD_WP
         vmf.pte_table[vmf.pte_index] = entry
         return 0
     why("write fault: allocate a new page" if vmf.flags & FAULT_FLAG_WRITE
@@ -326,6 +328,11 @@ def do_anonymous_page(vmf: VmFault) -> int:
     entry = (folio.pfn << 12) | vma.vm_page_prot | pt._PAGE_ACCESSED
     if vma.vm_flags & VM_WRITE:
         entry |= pt._PAGE_RW | pt._PAGE_DIRTY
+    if vmf_orig_pte_uffd_wp(vmf):
+        # setpte: the wp marker's protection carries over (pte_mkuffd_wp also
+        # write-protects), so the write faults again and reaches do_wp_page: WP
+        why("the none PTE held a uffd-wp marker: the new PTE keeps uffd-wp")
+        entry = (entry | pt._PAGE_UFFD_WP) & ~pt._PAGE_RW
     folio_add_new_anon_rmap(folio, vma, vmf.address - ((vmf.pte_index - first) << 12))
     folio.lru = True
     mm.rss_stat[MM_ANONPAGES] += nr
@@ -336,6 +343,14 @@ def do_anonymous_page(vmf: VmFault) -> int:
     for k in range(nr):
         table[first + k] = entry + (k << 12)
     return 0
+
+
+def vmf_orig_pte_uffd_wp(vmf: VmFault) -> bool:
+    """vmf_orig_pte_uffd_wp(): the PTE this fault found was a uffd-wp marker."""
+    if not vmf.flags & FAULT_FLAG_ORIG_PTE_VALID or not vmf.orig_pte:
+        return False
+    return pt.is_pte_marker(vmf.orig_pte) and bool(pt.pte_marker_kind(vmf.orig_pte)
+                                                  & pt.PTE_MARKER_UFFD_WP)
 
 
 @kfunc(MEMORY_C)
@@ -396,8 +411,8 @@ def do_wp_page(vmf: VmFault) -> int:
     if vma.vm_flags & (VM_SHARED | VM_MAYSHARE):
         why("shared mapping")
         from faultlang.kernel.mm.memory_file import wp_page_shared, wp_pfn_shared
-        if folio is None:
-            return wp_pfn_shared(vmf)
+        if folio is None or folio.pfn >= mm.system.phys.zones[-1].end_pfn:
+            return wp_pfn_shared(vmf)             # no page, or is_fsdax_page()
         return wp_page_shared(vmf, folio)
     if folio is not None and folio.anon:
         page = ((pte & pt.PFN_MASK) >> 12) - folio.pfn
@@ -410,7 +425,8 @@ def do_wp_page(vmf: VmFault) -> int:
             return 0
         why(f"anonymous page shared ({folio.refcount} references): copy it")
     elif folio is None:
-        why("the shared zero page: copy it")
+        why("the shared zero page: copy it" if is_zero_pfn(mm, (pte & pt.PFN_MASK) >> 12)
+            else "a pfn mapping without struct page: copy it")
     else:
         why("a page-cache page of a private mapping: copy it")
     return wp_page_copy(vmf, folio)
@@ -555,20 +571,46 @@ def zap_pte(mm: MmStruct, table: list, i: int) -> None:
 
 
 @kfunc(MEMORY_C, fault_bits=False)
-def zap_page_range_single(vma: Vma, start: int, end: int) -> int:
-    """zap_page_range_single - unmap [start, end) of one VMA (MADV_DONTNEED, munmap).
-    Returns the number of entries that were zapped."""
+def zap_page_range_single(vma: Vma, start: int, end: int, drop_markers: bool = False) -> int:
+    """zap_page_range_single - unmap [start, end) of one VMA (MADV_DONTNEED, truncate;
+    munmap and exit pass drop_markers, ZAP_FLAG_DROP_MARKER). Without it, a file or
+    shmem VMA keeps its uffd-wp markers, and a uffd-wp protected PTE becomes one
+    (zap_install_uffd_wp_if_needed), so write protection outlives the page; guard
+    markers stay too. Returns the number of entries that were zapped."""
     if vma.vm_flags & 0x400000:              # VM_HUGETLB: unmap_single_vma's hugetlb case
         from faultlang.kernel.mm.hugetlb import unmap_hugepage_range
         return unmap_hugepage_range(vma, start, end)
     mm = vma.vm_mm
     from faultlang.kernel.mm.huge_memory import zap_huge_pmds
     count = zap_huge_pmds(vma, start, end)
+    keep = not drop_markers
     for table, i, _ in walk_pte_slots(mm, start, end):
-        if table[i]:
+        pte = table[i]
+        if pte:
+            if keep and pt.is_pte_marker(pte):            # zap_nonpresent_ptes
+                kind = pt.pte_marker_kind(pte)
+                if kind & pt.PTE_MARKER_GUARD or \
+                        kind & pt.PTE_MARKER_UFFD_WP and not vma_is_anonymous(vma):
+                    continue
             zap_pte(mm, table, i)
             count += 1
+            if keep:
+                pte_install_uffd_wp_if_needed(vma, table, i, pte)
     return count
+
+
+def pte_install_uffd_wp_if_needed(vma: Vma, table: list, i: int, pteval: int) -> bool:
+    """pte_install_uffd_wp_if_needed(): a just-cleared PTE of a uffd-wp registered file
+    or shmem VMA that was write-protected (present with uffd-wp, or a swap entry with
+    it) becomes a PTE_MARKER_UFFD_WP. Anonymous memory drops the protection with the
+    page."""
+    if vma_is_anonymous(vma) or vma.uffd is None or not vma.uffd.wp:
+        return False
+    if pteval & pt._PAGE_PRESENT and pteval & pt._PAGE_UFFD_WP or \
+            pt.is_swap_pte(pteval) and pteval & pt._PAGE_UFFD_WP:
+        table[i] = pt.make_pte_marker(pt.PTE_MARKER_UFFD_WP)
+        return True
+    return False
 
 
 def free_pgtables(mm: MmStruct, start: int, end: int) -> None:

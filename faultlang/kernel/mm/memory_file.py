@@ -7,9 +7,11 @@ PTEs; wp_page_shared / wp_pfn_shared handle a write to a present read-only PTE o
 shared mapping (write-notify). The kernel keeps all of this in mm/memory.c; faultlang
 splits it off so that each module stays screen-readable.
 
+vmf_insert_page_mkwrite / vmf_insert_mixed map the pages a DAX ->fault chooses.
+
 Simplified: single-threaded, so the "PTE changed under us" rechecks never fire; no
-folio locks, hwpoison, DAX (VM_FAULT_DONE_COW) or uffd-armed VMAs; no PMD mappings
-of file folios (do_set_pmd comes with THP); balance_dirty_pages never throttles.
+folio locks, hwpoison or uffd-armed VMAs; no PMD mappings of page-cache folios
+(do_set_pmd comes with THP); balance_dirty_pages never throttles.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Optional
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import (
     FAULT_FLAG_MKWRITE,
+    FAULT_FLAG_ORIG_PTE_VALID,
     FAULT_FLAG_VMA_LOCK,
     FAULT_FLAG_WRITE,
+    VM_FAULT_DONE_COW,
     VM_FAULT_ERROR,
     VM_FAULT_LOCKED,
     VM_FAULT_NOPAGE,
@@ -36,6 +40,7 @@ from faultlang.kernel.mm.memory import (
     MEMORY_C,
     pte_alloc,
     vmf_anon_prepare,
+    vmf_orig_pte_uffd_wp,
     wp_page_reuse,
 )
 from faultlang.kernel.mm.page_alloc import alloc_pages
@@ -169,6 +174,9 @@ def do_cow_fault(vmf: VmFault) -> int:
     if ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY):
         folio_put(phys, cow)
         return ret
+    if ret & VM_FAULT_DONE_COW:
+        why("the file system filled and mapped the copy (DAX)")
+        return ret
     why("copy_mc_user_highpage: the private copy")
     phys.mem[cow.pfn] = phys.mem[vmf.page]
     src = vmf.folio
@@ -232,7 +240,8 @@ def finish_fault(vmf: VmFault, cow: Optional[Folio] = None) -> int:
 
     Kernel: mm/memory.c finish_fault(). Never maps beyond EOF; 6.18 maps a whole large
     folio when it fits inside the VMA and the page table (not for COW copies, nor for
-    a non-shmem folio straddling EOF); one PTE otherwise.
+    a non-shmem folio straddling EOF); one PTE otherwise. The `kernel 6.12` profile
+    maps a whole folio only for anonymous shmem (MAP_SHARED|MAP_ANONYMOUS).
     """
     vma = vmf.vma
     folio = cow if cow is not None else vmf.folio
@@ -249,6 +258,9 @@ def finish_fault(vmf: VmFault, cow: Optional[Folio] = None) -> int:
     vmf.pte_table = vmf.pmd_table[vmf.pmd_index]
     if nr > 1 and (needs_fallback or vma.uffd is not None):
         nr = 1
+    elif nr > 1 and vma.vm_mm.system.settings.kernel == "6.12" and not vma_is_anon_shmem(vma):
+        why("kernel 6.12: per-page faults for all but anonymous shmem: one PTE")
+        nr = 1
     elif nr > 1:
         idx = page - folio.pfn
         vma_off = vmf.pgoff - vma.vm_pgoff
@@ -263,13 +275,28 @@ def finish_fault(vmf: VmFault, cow: Optional[Folio] = None) -> int:
             why(f"map the whole {nr}-page folio")
             addr = vmf.address - (idx << 12)
             page = folio.pfn
-    if nr == 1 and vmf.pte_table[vmf.pte_index]:
+    if nr == 1 and vmf_pte_changed(vmf):
         why("PTE changed meanwhile: VM_FAULT_NOPAGE")
         return VM_FAULT_NOPAGE
     folio.refcount += nr - 1
     set_pte_range(vmf, folio, page, nr, addr, cow is not None)
     vma.vm_mm.rss_stat[MM_ANONPAGES if cow is not None else mm_counter_file(folio)] += nr
     return 0
+
+
+def vma_is_anon_shmem(vma) -> bool:
+    """vma_is_anon_shmem(): vm_ops is shmem_anon_vm_ops (MAP_SHARED|MAP_ANONYMOUS)."""
+    from faultlang.kernel.mm.shmem import shmem_anon_vm_ops
+    return vma.vm_ops is shmem_anon_vm_ops
+
+
+def vmf_pte_changed(vmf: VmFault) -> bool:
+    """vmf_pte_changed(): the PTE is no longer what the fault found (a none PTE, or
+    the marker it held when FAULT_FLAG_ORIG_PTE_VALID)."""
+    pte = vmf.pte_table[vmf.pte_index]
+    if vmf.flags & FAULT_FLAG_ORIG_PTE_VALID:
+        return pte != vmf.orig_pte
+    return bool(pte)
 
 
 def set_pte_range(vmf: VmFault, folio: Folio, page: int, nr: int, addr: int, cow: bool) -> None:
@@ -281,6 +308,8 @@ def set_pte_range(vmf: VmFault, folio: Folio, page: int, nr: int, addr: int, cow
         entry |= pt._PAGE_DIRTY
         if vma.vm_flags & VM_WRITE:
             entry |= pt._PAGE_RW
+    if vmf_orig_pte_uffd_wp(vmf):
+        entry = (entry | pt._PAGE_UFFD_WP) & ~pt._PAGE_RW     # pte_mkuffd_wp
     if cow:
         folio_add_new_anon_rmap(folio, vma, addr)
         folio.lru = True
@@ -365,6 +394,72 @@ def remap_pfn_range(vma, addr: int, size: int) -> int:
         count += 1
     why(f"{count} special PTEs")
     return count
+
+
+# --- inserting pages and pfns for a ->fault handler (DAX) ------------------------------
+
+
+@kfunc(MEMORY_C)
+def vmf_insert_page_mkwrite(vmf: VmFault, pfn: int, write: bool) -> int:
+    """vmf_insert_page_mkwrite - map one page a ->fault handler chose (DAX), as a
+    normal PTE: the folio gets a reference, a file rmap and RSS; the zero page is
+    mapped special. With `write`, an existing PTE of the same page is made young,
+    dirty and writable instead. VM_FAULT_NOPAGE: the PTE is there."""
+    vma = vmf.vma
+    mm = vma.vm_mm
+    if vmf.pmd_table[vmf.pmd_index] is None:
+        pte_alloc(vmf)
+    table = vmf.pte_table = vmf.pmd_table[vmf.pmd_index]
+    old = table[vmf.pte_index]
+    if old:
+        if not write:
+            why("a PTE is there already (-EBUSY)")
+            return VM_FAULT_NOPAGE
+        if pt.pte_pfn(old) != pfn:
+            why("the PTE maps another page (-EFAULT)")
+            return VM_FAULT_SIGBUS
+        why("the same page: make the PTE young, dirty and writable")
+        table[vmf.pte_index] = old | pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (
+            pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+        return VM_FAULT_NOPAGE
+    entry = (pfn << 12) | vma.vm_page_prot
+    if pfn == mm.system.zero_pfn:
+        table[vmf.pte_index] = entry | pt._PAGE_SPECIAL
+        return VM_FAULT_NOPAGE
+    folio = mm.system.phys.page_folio(pfn)
+    folio.refcount += 1
+    if write:
+        entry |= pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+    mm.rss_stat[mm_counter_file(folio)] += 1
+    folio_add_file_rmap_ptes(folio)
+    table[vmf.pte_index] = entry
+    return VM_FAULT_NOPAGE
+
+
+@kfunc(MEMORY_C)
+def vmf_insert_mixed(vmf: VmFault, pfn: int, write: bool) -> int:
+    """vmf_insert_mixed - (6.12) map a pfn a ->fault handler chose, without touching
+    its struct page: a DAX pfn gets a special|devmap PTE, the zero page a special one;
+    no reference, no rmap, no RSS. With `write` (vmf_insert_mixed_mkwrite) the PTE is
+    young, dirty and writable, and an existing PTE of the same pfn is upgraded."""
+    vma = vmf.vma
+    if vmf.pmd_table[vmf.pmd_index] is None:
+        pte_alloc(vmf)
+    table = vmf.pte_table = vmf.pmd_table[vmf.pmd_index]
+    old = table[vmf.pte_index]
+    if old:
+        if write and pt.pte_pfn(old) == pfn:
+            why("the same pfn: make the PTE young, dirty and writable")
+            table[vmf.pte_index] = old | pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (
+                pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+        return VM_FAULT_NOPAGE
+    entry = (pfn << 12) | vma.vm_page_prot | pt._PAGE_SPECIAL
+    if pfn != vma.vm_mm.system.zero_pfn:
+        entry |= pt._PAGE_DEVMAP                  # pte_mkdevmap
+    if write:
+        entry |= pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (pt._PAGE_RW if vma.vm_flags & VM_WRITE else 0)
+    table[vmf.pte_index] = entry
+    return VM_FAULT_NOPAGE
 
 
 def _device_vm_ops():

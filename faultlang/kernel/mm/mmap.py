@@ -148,14 +148,18 @@ def isolate_range(mm: MmStruct, start: int, end: int) -> list[Vma]:
 def do_vmi_munmap(mm: MmStruct, start: int, length: int) -> int:
     """do_vmi_munmap - unmap [start, start+length): split, zap, remove, free page tables.
     Returns the number of pages that were mapped (PTEs zapped)."""
+    from faultlang.kernel.fs.userfaultfd import userfaultfd_unmap_complete, userfaultfd_unmap_prep
     end = start + length
     zapped = 0
+    unmaps: list = []
     for vma in isolate_range(mm, start, end):
-        zapped += zap_page_range_single(vma, vma.vm_start, vma.vm_end)
+        userfaultfd_unmap_prep(vma, start, end, unmaps)     # vms_gather_munmap_vmas
+        zapped += zap_page_range_single(vma, vma.vm_start, vma.vm_end, drop_markers=True)
         if vma.vm_flags & VM_LOCKED:
             mm.locked_vm -= (vma.vm_end - vma.vm_start) >> 12
         mm.remove_vma(vma)
     free_pgtables(mm, start, end)
+    userfaultfd_unmap_complete(unmaps)
     return zapped
 
 

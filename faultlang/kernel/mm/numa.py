@@ -12,6 +12,8 @@ Simplified:
 - The target node is always the faulting task's node (`process NAME node N`): no
   memory policies, no two-stage filter (every misplaced page migrates at once).
 - Only order-0 pages are scanned; huge PMDs are left alone (no do_huge_pmd_numa_page).
+- After a migration the faulting PTE is rebuilt as when nothing moved (the kernel's
+  remove_migration_pte leaves a private anonymous page read-only until the next write).
 """
 
 from __future__ import annotations
@@ -61,23 +63,25 @@ def numa_migrate_check(folio: Any, vmf: Any) -> int:
 
 @kfunc(MEMORY_C)
 def do_numa_page(vmf: Any) -> int:
-    """do_numa_page - a NUMA hinting fault on a protnone PTE: migrate a misplaced page,
-    then rebuild the mapping with the VMA's protections (always returns 0)."""
+    """do_numa_page - a NUMA hinting fault on a protnone PTE: migrate a misplaced page
+    (anonymous, shmem or page cache, whoever else maps it), then rebuild the mapping
+    with the VMA's protections (always returns 0)."""
     from faultlang.kernel.mm.memory import vm_normal_folio
-    from faultlang.kernel.mm.migrate import migrate_misplaced_folio
+    from faultlang.kernel.mm.migrate import migrate_misplaced_folio, migrate_misplaced_folio_prepare
     vma = vmf.vma
     mm = vma.vm_mm
     table, i = vmf.pte_table, vmf.pte_index
     old = table[i]
     folio = vm_normal_folio(mm, old)
-    pte = (old & ~pt._PAGE_PROTNONE) | pt._PAGE_PRESENT | (vma.vm_page_prot & ~pt._PAGE_RW)
+    # pte_modify(old, vm_page_prot): a shared writable mapping is writable again
+    pte = (old & ~(pt._PAGE_PROTNONE | pt._PAGE_RW)) | pt._PAGE_PRESENT | vma.vm_page_prot
     if folio is not None and vma.vm_flags & VM_WRITE and folio.anon and folio.mapcount == 1 \
             and 0 in folio.exclusive:
         pte |= pt._PAGE_RW                 # can_change_pte_writable: exclusive anon page
     if folio is not None and not folio.order:
         target = numa_migrate_check(folio, vmf)
-        if target >= 0:
-            new = migrate_misplaced_folio(mm.system, folio, vma, target)
+        if target >= 0 and not migrate_misplaced_folio_prepare(mm.system, folio, vma, target):
+            new = migrate_misplaced_folio(mm.system, folio, target)
             if new is not None:
                 pte = (pte & ~pt.PFN_MASK) | (new.pfn << 12)
     table[i] = pte                         # numa_rebuild_single_mapping

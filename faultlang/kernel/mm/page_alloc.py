@@ -119,16 +119,45 @@ def alloc_pages(phys: PhysMem, order: int, node: int = 0, zero: bool = True,
 @kfunc("mm/page_alloc.c", symbol="__alloc_pages_slowpath", fault_bits=False)
 def alloc_pages_slowpath(phys: PhysMem, order: int, node: int, zero: bool) -> Optional[Folio]:
     """__alloc_pages_slowpath - no free frame: direct reclaim (try_to_free_pages), then
-    the freelists again; no progress means the caller gets NULL (→ VM_FAULT_OOM)."""
+    the freelists again. When reclaim makes no progress, the OOM killer runs and the
+    allocation retries; it fails (→ VM_FAULT_OOM) only when the allocating task is the
+    OOM victim itself, or nothing could be killed."""
     from faultlang.kernel.mm.vmscan import try_to_free_pages
+    system = phys.system
     for _ in range(MAX_RECLAIM_RETRIES):
-        if not try_to_free_pages(phys.system, SWAP_CLUSTER_MAX):
-            why("direct reclaim made no progress: give up")
-            return None
+        progress = try_to_free_pages(system, SWAP_CLUSTER_MAX)
         folio = get_page_from_freelist(phys, order, node, zero)
         if folio is not None:
             return folio
+        if progress:                        # should_reclaim_retry
+            continue
+        why("direct reclaim made no progress: the OOM killer")
+        folio, killed = alloc_pages_may_oom(phys, order, node, zero)
+        if folio is not None:
+            return folio
+        current = system.current
+        if current is not None and current.oom_killed:
+            # tsk_is_oom_victim(current): the reserves were tried, no looping: nopage
+            why("current is the OOM victim: the allocation fails")
+            return None
+        if not killed:
+            return None
+        folio = get_page_from_freelist(phys, order, node, zero)   # retry:
+        if folio is not None:
+            return folio
     return None
+
+
+@kfunc("mm/page_alloc.c", symbol="__alloc_pages_may_oom", fault_bits=False)
+def alloc_pages_may_oom(phys: PhysMem, order: int, node: int,
+                        zero: bool) -> tuple[Optional[Folio], bool]:
+    """__alloc_pages_may_oom - one more look at the freelists, then out_of_memory.
+    Returns the folio, if any, and whether the OOM killer made progress."""
+    from faultlang.kernel.mm.oom_kill import out_of_memory
+    folio = get_page_from_freelist(phys, order, node, zero)
+    if folio is not None:
+        return folio, True
+    return None, out_of_memory(phys.system)
 
 
 def get_page_from_freelist(phys: PhysMem, order: int, node: int, zero: bool) -> Optional[Folio]:
@@ -154,7 +183,10 @@ def get_page_from_freelist(phys: PhysMem, order: int, node: int, zero: bool) -> 
 
 
 def free_folio(phys: PhysMem, folio: Folio) -> None:
-    """free_unref_folios(): give the frames back to their zone."""
+    """free_unref_folios(): give the frames back to their zone. A ZONE_DEVICE folio
+    (a DAX device's page) only becomes idle (free_zone_device_folio): it stays."""
+    if folio.pfn >= phys.zones[-1].end_pfn:
+        return
     mem_map = phys.mem_map
     for p in range(folio.pfn, folio.pfn + (1 << folio.order)):
         mem_map[p] = None

@@ -40,6 +40,11 @@ def truncate_pagecache(mapping: AddressSpace, size: int) -> int:
         start = vma.vm_start + (max(0, first - vma.vm_pgoff) << 12)
         zapped += zap_page_range_single(vma, start, vma.vm_end)
     dropped = 0
+    if mapping.dax is not None:
+        from faultlang.kernel.fs.dax import dax_delete_mapping_range
+        dropped += dax_delete_mapping_range(mapping, first)
+        for index in [i for i in mapping.dax.blocks if i >= first]:
+            del mapping.dax.blocks[index]        # ext4_truncate frees the blocks
     for folio in mapping.folios():
         if folio.index >= first:
             dropped += folio.nr_pages

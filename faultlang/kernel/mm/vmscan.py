@@ -1,8 +1,9 @@
 """Mirrors mm/vmscan.c (Linux 6.18): page reclaim, for MADV_PAGEOUT and memory pressure.
 
 shrink_folio_list decides per folio: anonymous and shmem folios go to swap (add to
-the swap cache, unmap into swap entries, write out); clean file folios are unmapped
-and dropped; dirty file folios are written back first. A folio is only freed when
+the swap cache, unmap into swap entries, write out); lazyfree (MADV_FREE) anonymous
+folios that stayed clean are unmapped and dropped, swap or not; clean file folios are
+unmapped and dropped; dirty file folios are written back first. A folio is only freed when
 nothing but its mappings and its cache holds it. try_to_free_pages is the direct
 reclaim an allocation runs when no frame is free.
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import Folio, Vma
+from faultlang.kernel.mm.page_alloc import free_folio
 from faultlang.kernel.mm.swapfile import delete_from_swap_cache, folio_alloc_swap
 from faultlang.kernel.trace import kfunc, why
 
@@ -34,6 +36,7 @@ VMSCAN_C = "mm/vmscan.c"
 MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = range(4)
 VM_LOCKED = 0x2000
 VM_EXEC = 0x4
+VM_DROPPABLE = 1 << 42
 
 
 class Lru:
@@ -65,7 +68,8 @@ def lru_refresh(system: Any) -> Any:
 
 
 def folio_ptes(system: Any, folio: Folio) -> list[tuple[Vma, list, int]]:
-    """rmap_walk(): (vma, PTE table, index) of every PTE that maps an order-0 folio."""
+    """rmap_walk(): (vma, PTE table, index) of every PTE, present or protnone, that maps
+    an order-0 folio."""
     from faultlang.kernel.mm.memory import lookup_pte
     out: list[tuple[Vma, list, int]] = []
     if not folio.mapcount or folio.mapping is None:
@@ -85,7 +89,8 @@ def folio_ptes(system: Any, folio: Folio) -> list[tuple[Vma, list, int]]:
             if not vma.vm_start <= addr < vma.vm_end:
                 continue
             table, i = lookup_pte(vma.vm_mm, addr)
-            if table is not None and table[i] & pt._PAGE_PRESENT and \
+            # a NUMA-hinting (protnone) PTE still maps the folio: pte_present() is true
+            if table is not None and table[i] & (pt._PAGE_PRESENT | pt._PAGE_PROTNONE) and \
                     not table[i] & pt._PAGE_SPECIAL and (table[i] & pt.PFN_MASK) >> 12 == folio.pfn:
                 out.append((vma, table, i))
     return out
@@ -102,17 +107,31 @@ def folio_referenced(system: Any, folio: Folio) -> int:
 
 
 @kfunc("mm/rmap.c", fault_bits=False)
-def try_to_unmap(system: Any, folio: Folio, ptes: list) -> None:
+def try_to_unmap(system: Any, folio: Folio, ptes: list) -> bool:
     """try_to_unmap - replace every PTE of the folio: a swap entry for a swap-cache
     folio (exclusive bit from PageAnonExclusive), none for a page-cache folio. A dirty
-    PTE dirties the folio."""
+    PTE dirties the folio. A lazyfree (MADV_FREE) folio is discarded: its PTEs become
+    none, unless it was written again (dirty: it is swap-backed again) or someone else
+    holds a reference; then the walk stops and False says the folio is still mapped."""
+    from faultlang.kernel.mm.memory import pte_install_uffd_wp_if_needed
     si = system.swap
     for vma, table, i in ptes:
         pte = table[i]
         mm = vma.vm_mm
         if pte & pt._PAGE_DIRTY:
             folio.dirty = True
-        if folio.anon:
+        if folio.lazyfree:
+            # try_to_unmap_one's MADV_FREE check
+            if folio.dirty and not vma.vm_flags & VM_DROPPABLE:
+                folio.lazyfree = False          # folio_set_swapbacked: redirtied
+                why("lazyfree page written again: swap-backed once more, kept")
+                return False
+            if folio.refcount != folio.mapcount:
+                why("lazyfree page has another reference: kept for now")
+                return False
+            table[i] = 0
+            mm.rss_stat[MM_ANONPAGES] -= 1
+        elif folio.anon:
             off = folio.private
             table[i] = pt.swp_entry_pte(si.type, off, 0 in folio.exclusive) | \
                 (pte & (pt._PAGE_SOFT_DIRTY | pt._PAGE_UFFD_WP))
@@ -121,11 +140,13 @@ def try_to_unmap(system: Any, folio: Folio, ptes: list) -> None:
             mm.rss_stat[MM_SWAPENTS] += 1
         else:
             table[i] = 0
+            pte_install_uffd_wp_if_needed(vma, table, i, pte)   # keep uffd-wp tracking
             mm.rss_stat[MM_SHMEMPAGES if getattr(folio.mapping, "shmem", False)
                         else MM_FILEPAGES] -= 1
         folio.mapcount -= 1
         folio.refcount -= 1
     folio.exclusive.discard(0)
+    return True
 
 
 # --- shrinking ------------------------------------------------------------------------
@@ -149,12 +170,23 @@ def shrink_folio(system: Any, folio: Folio, referenced_ok: bool) -> int:
         for _, t, i in ptes:
             t[i] &= ~pt._PAGE_ACCESSED
         if young:
-            if folio.anon or folio.referenced or any(v.vm_flags & VM_EXEC for v, _, _ in ptes):
+            # a lazyfree folio is on the file LRU (not swap-backed): file rules apply
+            if folio.anon and not folio.lazyfree or folio.referenced or \
+                    any(v.vm_flags & VM_EXEC for v, _, _ in ptes):
                 folio.referenced = False
                 return ACTIVATE
             folio.referenced = True
             return KEEP
         folio.referenced = False
+    if folio.lazyfree:
+        # a clean MADV_FREE folio needs no swap slot: it is dropped (with or without swap)
+        if ptes and not try_to_unmap(system, folio, ptes):
+            return ACTIVATE
+        if folio.refcount:                  # folio_ref_freeze failed
+            return KEEP
+        system.vmstat.pglazyfreed += 1
+        free_folio(system.phys, folio)
+        return FREED
     si = system.swap
     shmem = not folio.anon and getattr(folio.mapping, "shmem", False)
     if folio.anon or shmem:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # The events faultlang counts, in /proc/vmstat order of appearance.
 VM_EVENTS = ("pgfault", "pgmajfault", "pgreuse", "pgalloc", "pgfree", "pswpin", "pswpout",
-             "pgpgin", "pgpgout", "thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd",
+             "pgpgin", "pgpgout", "pglazyfree", "pglazyfreed", "thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd",
              "cow_ksm", "numa_hint_faults", "pgmigrate_success", "oom_kill")
 
 

@@ -36,8 +36,15 @@ class AccessResult:
         self.blocked = False
 
 
-def mmu_access(mm, address: int, write: bool, exec_: bool, user: bool, value) -> int:
-    """One try at the access. Returns -1 when done, else the #PF error code.
+# The error code a #PF of each kind of access carries, before the PROT bit (present
+# but refused) is added: the MMU knows these from the instruction, not from the walk.
+ACCESS_CODES = {"read": X86_PF_USER, "write": X86_PF_USER | X86_PF_WRITE,
+                "exec": X86_PF_USER | X86_PF_INSTR, "kread": 0, "kwrite": X86_PF_WRITE}
+
+
+def mmu_access(mm, address: int, access: int, value) -> int:
+    """One try at the access (`access`: its ACCESS_CODES bits). Returns -1 when done,
+    else the #PF error code.
 
     A write stores `value` (an int); a read returns nothing here: mmu_read does that.
     """
@@ -47,35 +54,24 @@ def mmu_access(mm, address: int, write: bool, exec_: bool, user: bool, value) ->
         entry = table[(address >> shift) & 511]
         if type(entry) is not list:
             if entry is None:
-                return _error(0, write, exec_, user)
-            return _leaf(mm, table, (address >> shift) & 511, entry, address, write, exec_, user,
-                         value, (address >> 12) & ((1 << (shift - 12)) - 1))
+                return access
+            return _leaf(mm, table, (address >> shift) & 511, entry, access, value,
+                         (address >> 12) & ((1 << (shift - 12)) - 1))
         table = entry
         shift -= 9
     i = (address >> 12) & 511
-    return _leaf(mm, table, i, table[i], address, write, exec_, user, value, 0)
+    return _leaf(mm, table, i, table[i], access, value, 0)
 
 
-def _error(present: int, write: bool, exec_: bool, user: bool) -> int:
-    code = present
-    if write:
-        code |= X86_PF_WRITE
-    if user:
-        code |= X86_PF_USER
-    if exec_:
-        code |= X86_PF_INSTR
-    return code
-
-
-def _leaf(mm, table: list, i: int, pte: int, address: int, write: bool, exec_: bool,
-          user: bool, value, sub: int) -> int:
+def _leaf(mm, table: list, i: int, pte: int, access: int, value, sub: int) -> int:
     """The MMU's check of a leaf entry (a PTE, or a huge PMD with `sub` the 4 KiB page
     inside it): fault with an error code, or set accessed/dirty and do the store."""
     if not pte & _P:
-        return _error(0, write, exec_, user)
-    if write and not pte & _RW or exec_ and pte & _NX:
-        return _error(X86_PF_PROT, write, exec_, user)
-    new = pte | _A | (_D if write else 0)
+        return access
+    write = access & X86_PF_WRITE
+    if write and not pte & _RW or access & X86_PF_INSTR and pte & _NX:
+        return access | X86_PF_PROT
+    new = pte | (_A | _D if write else _A)
     if new != pte:
         table[i] = new
     if write:
@@ -117,21 +113,20 @@ def mmu_pte_table(mm, address: int):
 def cpu_access(task: Task, address: int, op: str, value=None) -> AccessResult:
     """Run one load, store or instruction fetch; fault as often as the hardware would."""
     mm = task.mm
-    write = op in ("write", "kwrite")
-    exec_ = op == "exec"
-    user = op not in ("kread", "kwrite")
+    access = ACCESS_CODES[op]
+    regs = USER_REGS if access & X86_PF_USER else KERNEL_REGS
     result = AccessResult()
     task.pending_signal = None
     mm.system.current = task
     for _ in range(MAX_REEXECUTE):
-        code = mmu_access(mm, address, write, exec_, user, value)
+        code = mmu_access(mm, address, access, value)
         if code < 0:
-            result.value = value if write else mmu_read(mm, address)
+            result.value = value if access & X86_PF_WRITE else mmu_read(mm, address)
             return result
         result.faults += 1
         if result.error_code is None:
             result.error_code = code
-        result.ret = exc_page_fault(task, USER_REGS if user else KERNEL_REGS, code, address)
+        result.ret = exc_page_fault(task, regs, code, address)
         if task.pending_signal is not None:
             result.signal = task.pending_signal
             return result
@@ -145,9 +140,8 @@ def cpu_reexecute(task: Task, address: int, op: str, value, result: AccessResult
     """A blocked access whose fault was resumed (fault.resume_user_addr_fault): the
     instruction runs again, faulting as often as the hardware would."""
     mm = task.mm
-    write = op in ("write", "kwrite")
-    exec_ = op == "exec"
-    user = op not in ("kread", "kwrite")
+    access = ACCESS_CODES[op]
+    regs = USER_REGS if access & X86_PF_USER else KERNEL_REGS
     if task.pending_signal is not None:
         result.signal = task.pending_signal
         return result
@@ -155,12 +149,12 @@ def cpu_reexecute(task: Task, address: int, op: str, value, result: AccessResult
         result.blocked = True
         return result
     for _ in range(MAX_REEXECUTE):
-        code = mmu_access(mm, address, write, exec_, user, value)
+        code = mmu_access(mm, address, access, value)
         if code < 0:
-            result.value = value if write else mmu_read(mm, address)
+            result.value = value if access & X86_PF_WRITE else mmu_read(mm, address)
             return result
         result.faults += 1
-        result.ret = exc_page_fault(task, USER_REGS if user else KERNEL_REGS, code, address)
+        result.ret = exc_page_fault(task, regs, code, address)
         if task.pending_signal is not None:
             result.signal = task.pending_signal
             return result

@@ -114,11 +114,19 @@ VM_MAYREAD, VM_MAYWRITE, VM_MAYEXEC, VM_MAYSHARE = 0x10, 0x20, 0x40, 0x80
 VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC
 
 
+_FAULT_NAMES: dict[int, str] = {}
+
+
 def fault_names(ret: int) -> str:
-    """VM_FAULT_* names of a result, "0" for none: how `show path` prints returns."""
-    if not ret:
-        return "0"
-    return "|".join("VM_FAULT_" + m.name for m in VmFaultReason if ret & m.value)
+    """VM_FAULT_* names of a result, "0" for none: how `show path` prints returns.
+
+    Remembered per value: every recorded path names a handful of distinct results,
+    and iterating an enum.Flag is slow."""
+    names = _FAULT_NAMES.get(ret)
+    if names is None:
+        names = "|".join("VM_FAULT_" + m.name for m in VmFaultReason if ret & m.value) or "0"
+        _FAULT_NAMES[ret] = names
+    return names
 
 
 def flag_names(flags: int) -> str:
@@ -187,7 +195,8 @@ class Vma:
     """struct vm_area_struct — one mapping of an mm: [vm_start, vm_end) with flags and ops."""
 
     __slots__ = ("vm_start", "vm_end", "vm_flags", "vm_pgoff", "vm_file", "vm_ops",
-                 "anon_vma", "vm_mm", "name", "kind", "vm_page_prot", "uffd", "base")
+                 "anon_vma", "vm_mm", "name", "kind", "vm_page_prot", "uffd", "base",
+                 "vm_private_data")
 
     def __init__(self, mm: "MmStruct", start: int, end: int, flags: int, *, name: str = "",
                  kind: str = "anon", pgoff: int = 0, vm_file: Any = None, vm_ops: Any = None):
@@ -204,6 +213,7 @@ class Vma:
         self.base = start            # where the scenario's mapping starts (for heap[i] labels)
         self.vm_page_prot = 0
         self.uffd: Any = None        # struct vm_userfaultfd_ctx
+        self.vm_private_data: Any = None     # hugetlb: a MAP_PRIVATE mapping's resv_map
 
     def __repr__(self) -> str:
         return f"Vma({self.name} {self.vm_start:#x}-{self.vm_end:#x} {self.vm_flags:#x})"
@@ -215,6 +225,7 @@ class Vma:
         new.base = self.base
         new.vm_page_prot = self.vm_page_prot
         new.uffd = self.uffd
+        new.vm_private_data = self.vm_private_data
         return new
 
 

@@ -47,6 +47,7 @@ _PAGE_PROTNONE = _PAGE_GLOBAL
 _PAGE_SPECIAL = 1 << 9
 _PAGE_UFFD_WP = 1 << 10
 _PAGE_SOFT_DIRTY = 1 << 11
+_PAGE_DEVMAP = 1 << 58          # a ZONE_DEVICE pfn (6.12 DAX mappings; gone in 6.17)
 _PAGE_NX = 1 << 63
 
 _PAGE_SWP_MARKER = 1 << 2
@@ -59,7 +60,7 @@ PTE_FLAG_NAMES = (
     (_PAGE_PRESENT, "present"), (_PAGE_RW, "rw"), (_PAGE_USER, "user"),
     (_PAGE_ACCESSED, "accessed"), (_PAGE_DIRTY, "dirty"), (_PAGE_PSE, "huge"),
     (_PAGE_SPECIAL, "special"), (_PAGE_UFFD_WP, "uffd-wp"),
-    (_PAGE_SOFT_DIRTY, "soft-dirty"), (_PAGE_NX, "nx"),
+    (_PAGE_SOFT_DIRTY, "soft-dirty"), (_PAGE_DEVMAP, "devmap"), (_PAGE_NX, "nx"),
 )
 
 # PTE markers (include/linux/swapops.h): kinds kept in the swap-type field.

@@ -22,6 +22,7 @@ from faultlang.kernel.include.linux.mm_types import (
 )
 from faultlang.kernel.include.linux.sched import Regs, Task, user_mode
 from faultlang.kernel.mm.memory import handle_mm_fault
+from faultlang.kernel.mm.oom_kill import pagefault_out_of_memory
 from faultlang.kernel.trace import kfunc, recording, why
 
 FAULT_C = "arch/x86/mm/fault.c"
@@ -220,12 +221,17 @@ def bad_area_access_error(task: Task, regs: Regs, error_code: int, address: int)
 
 @kfunc(FAULT_C, fault_bits=False)
 def do_sigbus(task: Task, regs: Regs, error_code: int, address: int, fault: int) -> None:
-    """do_sigbus - SIGBUS: BUS_MCEERR_AR for hardware poison, else BUS_ADRERR."""
+    """do_sigbus - SIGBUS: BUS_MCEERR_AR for hardware poison when the kernel is built
+    with CONFIG_MEMORY_FAILURE (`set memory_failure on`), else BUS_ADRERR."""
     if not user_mode(regs):
         kernelmode_fixup_or_oops(task, regs, error_code, address, "SIGBUS", "BUS_ADRERR")
         return
-    code = "BUS_MCEERR_AR" if fault & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE) else "BUS_ADRERR"
-    force_sig_fault(task, "SIGBUS", code, address)
+    if fault & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE):
+        if task.mm.system.settings.memory_failure == "on":
+            force_sig_fault(task, "SIGBUS", "BUS_MCEERR_AR", address)
+            return
+        why("CONFIG_MEMORY_FAILURE off: the hardware-poison branch is compiled out")
+    force_sig_fault(task, "SIGBUS", "BUS_ADRERR", address)
 
 
 @kfunc(FAULT_C, fault_bits=False)
@@ -235,15 +241,6 @@ def kernelmode_fixup_or_oops(task: Task, regs: Regs, error_code: int, address: i
     makes the system call return -EFAULT; no signal is sent."""
     why(f"exception-table fixup: the system call returns -EFAULT (would have been {signal})")
     task.pending_signal = ("EFAULT", si_code, address)
-
-
-@kfunc("mm/oom_kill.c", fault_bits=False)
-def pagefault_out_of_memory(task: Task) -> None:
-    """pagefault_out_of_memory - the global OOM killer; faultlang kills the faulting task."""
-    why("no free frame and nothing reclaimable: OOM kill")
-    task.oom_killed = True
-    task.pending_signal = ("SIGKILL", "OOM", 0)
-    task.mm.system.vmstat.oom_kill += 1
 
 
 @kfunc("kernel/signal.c", fault_bits=False)
