@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--setup", action="store_true",
                         help="as root: set up swap, hugepages or THP for the run, then restore")
     verify.add_argument("--keep-source", metavar="FILE", help="also write the generated C here")
+    verify.add_argument("--scratch", metavar="DIR",
+                        help="where the scenario's disk files go (a disk file system, "
+                             "not tmpfs; default: the verify cache directory)")
     _output_options(verify)
     return parser
 

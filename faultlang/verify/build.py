@@ -22,7 +22,8 @@ from faultlang.errors import FaultlangError
 
 __all__ = ["Built", "build", "cache_dir", "find_compiler"]
 
-FLAGS = ("-O1", "-w")
+# -pthread: the userfaultfd handler threads (runtime.c)
+FLAGS = ("-O1", "-w", "-pthread")
 LINKS = (("-static",), ())
 
 

@@ -45,11 +45,12 @@ def _setting_notes(rows: list[SettingRow], setup: bool) -> tuple[str, ...]:
 
 
 def verify_scenario(path: str, repeat: int = 3, setup: bool = False,
-                    keep_source: str = "") -> Verification:
-    """Simulate, generate, build, run `repeat` times and compare: the Verification."""
+                    keep_source: str = "", scratch: str = "") -> Verification:
+    """Simulate, generate, build, run `repeat` times and compare: the Verification.
+    scratch: the directory for the scenario's disk files (default: the cache)."""
     from faultlang.cli import load
     from faultlang.lang.checker import check
-    from faultlang.verify import build, cgen, compare, host, measure
+    from faultlang.verify import build, cgen, compare, files, host, measure, uffd
 
     _check_machine()
     if repeat < 1:
@@ -57,21 +58,30 @@ def verify_scenario(path: str, repeat: int = 3, setup: bool = False,
     scenario = load(path)
     check(scenario)
     simulation = compare.simulate(scenario)
-    program = cgen.generate(scenario, simulation.layout)
-    if keep_source:
-        Path(keep_source).write_text(program.source, encoding="utf-8")
     cache = build.cache_dir()
     journal = cache / "setup-journal.json"
     notes: tuple[str, ...] = tuple(
-        f"restored {p}, left changed by an interrupted --setup"
-        for p in host.repair_interrupted_setup(journal))
+        f"undid `{step}`, left by an interrupted --setup"
+        for step in host.repair_interrupted_setup(journal))
+    root = files.scratch_root(scratch, cache)
+    disk = files.maps_cold_files(scenario)
+    rows = host.compare_settings(simulation.settings, root, disk)
+    # what this machine cannot run as the scenario says: skipped, with the reason
+    program = cgen.generate(scenario, simulation.layout, host.unavailable(rows, setup),
+                            uffd=uffd.probe())
+    if keep_source:
+        Path(keep_source).write_text(program.source, encoding="utf-8")
     built = build.build(program.source)
-    rows = host.compare_settings(simulation.settings, cache)
-    context = host.Setup(simulation.settings, rows, journal, cache) if setup else nullcontext()
-    with context:
-        during = host.compare_settings(simulation.settings, cache)
+    context = host.Setup(simulation.settings, journal, root,
+                         disk_files=disk) if setup else nullcontext()
+    with context, files.ScratchDir(root, files.declares_disk_files(scenario)) as place:
+        during = host.compare_settings(simulation.settings, root, disk)
         idle = measure.background_faults()
-        runs = measure.run_program(built.binary, repeat)
+        runs = measure.run_program(built.binary, repeat, env=place.environment)
+    notes += (place.note,) if place.note else ()
+    if isinstance(context, host.Setup):
+        notes += tuple(f"undid `{step}`, left by an interrupted --setup"
+                       for step in context.repaired)
     notes += _setting_notes(rows, setup)
     if runs and runs[0].uid not in (0, -1):
         notes += ("not root: zero, cow and resident pages look alike and perf may be denied",)
@@ -82,7 +92,8 @@ def verify_scenario(path: str, repeat: int = 3, setup: bool = False,
 def run_verify(args: argparse.Namespace) -> int:
     try:
         verification = verify_scenario(args.scenario, args.repeat, args.setup,
-                                       args.keep_source or "")
+                                       args.keep_source or "",
+                                       getattr(args, "scratch", "") or "")
     except FaultlangError as err:
         if not err.source_text and err.source_name == "<input>":
             err.source_name = "faultlang verify"      # not about a line of the scenario

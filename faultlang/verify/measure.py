@@ -25,10 +25,11 @@ __all__ = ["COUNTERS", "OUTCOMES", "STATES", "Record", "Run", "background_faults
 COUNTERS = ("minflt", "majflt", "page_faults", "perf_minor", "perf_major", "pgfault",
             "pgmajfault")
 OUTCOMES = ("none", "minor", "major", "SIGSEGV SEGV_MAPERR", "SIGSEGV SEGV_ACCERR", "SIGSEGV",
-            "SIGBUS BUS_ADRERR", "SIGBUS", "EFAULT", "signal")
+            "SIGBUS BUS_ADRERR", "SIGBUS", "EFAULT", "signal", "blocked")
 STATES = ("none", "zero", "resident", "cow", "swapped", "huge", "uffd_wp", "unmapped",
-          "present")
+          "present", "swapcache")
 KIND_STATEMENT, KIND_OBSERVE, KIND_READY, KIND_EXITED, KIND_BASELINE = 1, 2, 3, 4, 5
+KIND_CONTROL = 6             # run by the controller (files): a result, no counters
 PERF_COUNTERS = ("page_faults", "perf_minor", "perf_major")
 
 
@@ -58,7 +59,7 @@ class Run:
 
     def statement(self, index: int) -> Optional[Record]:
         for rec in self.records:
-            if rec.stmt == index and rec.kind in (KIND_STATEMENT, KIND_OBSERVE):
+            if rec.stmt == index and rec.kind in (KIND_STATEMENT, KIND_OBSERVE, KIND_CONTROL):
                 return rec
         return None
 
@@ -108,19 +109,22 @@ def parse_output(text: str) -> Run:
     return Run(tuple(records), uid)
 
 
-def run_program(binary: Path, repeat: int, timeout: float = 60.0) -> list[Run]:
-    """Run `binary` `repeat` times, back to back; each run's records."""
+def run_program(binary: Path, repeat: int, timeout: float = 60.0,
+                env: Optional[dict[str, str]] = None) -> list[Run]:
+    """Run `binary` `repeat` times, back to back; each run's records. env: added to the
+    program's environment (FV_SCRATCH, see files.py)."""
     runs = []
     for _ in range(repeat):
-        runs.append(_run_once(binary, timeout))
+        runs.append(_run_once(binary, timeout, env or {}))
     return runs
 
 
-def _run_once(binary: Path, timeout: float) -> Run:
+def _run_once(binary: Path, timeout: float, extra: Optional[dict[str, str]] = None) -> Run:
     # Its own session, so that a run that hangs (an `exec` of odd bytes) is killed
     # whole, worker processes included.
     proc = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env=_environment())
+                            text=True, start_new_session=True,
+                            env={**_environment(), **(extra or {})})
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

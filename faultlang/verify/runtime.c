@@ -72,17 +72,18 @@
 /* access operations */
 enum { FV_READ, FV_WRITE, FV_EXEC, FV_KREAD, FV_KWRITE };
 /* statement kinds in fv_stmts[] */
-enum { FV_SKIP, FV_MEASURE, FV_FORK, FV_OBSERVE, FV_SPAWN, FV_EXIT };
+enum { FV_SKIP, FV_MEASURE, FV_FORK, FV_OBSERVE, FV_SPAWN, FV_EXIT, FV_CONTROL };
 /* record kinds */
-enum { FV_REC_STMT = 1, FV_REC_OBSERVE, FV_REC_READY, FV_REC_EXITED, FV_REC_BASELINE };
+enum { FV_REC_STMT = 1, FV_REC_OBSERVE, FV_REC_READY, FV_REC_EXITED, FV_REC_BASELINE,
+       FV_REC_CONTROL };
 /* placement of a mapping: at the simulation's address, or where the scenario said */
 enum { FV_PLACE_SIM, FV_PLACE_USER };
 /* per-page outcomes, in the order measure.py names them */
 enum { FV_O_NONE, FV_O_MINOR, FV_O_MAJOR, FV_O_SEGV_MAPERR, FV_O_SEGV_ACCERR, FV_O_SEGV,
-       FV_O_BUS_ADRERR, FV_O_BUS, FV_O_EFAULT, FV_O_SIGNAL, FV_NOUT };
+       FV_O_BUS_ADRERR, FV_O_BUS, FV_O_EFAULT, FV_O_SIGNAL, FV_O_BLOCKED, FV_NOUT };
 /* observed page states, in the order measure.py names them */
 enum { FV_S_NONE, FV_S_ZERO, FV_S_RESIDENT, FV_S_COW, FV_S_SWAPPED, FV_S_HUGE, FV_S_UFFD_WP,
-       FV_S_UNMAPPED, FV_S_PRESENT };
+       FV_S_UNMAPPED, FV_S_PRESENT, FV_S_SWAPCACHE };
 /* counters: getrusage, perf (total, min, maj), /proc/vmstat */
 enum { FV_C_MINFLT, FV_C_MAJFLT, FV_C_PF, FV_C_PFMIN, FV_C_PFMAJ, FV_C_PGFAULT, FV_C_PGMAJFAULT,
        FV_NCOUNT };
@@ -542,6 +543,9 @@ static int fv_fetch_fault(uintptr_t a)
 	return S->sig == SIGBUS && code == BUS_ADRERR;
 }
 
+/* set by a userfaultfd handler thread that had no answer (see the userfaultfd section) */
+static volatile int fv_uffd_unanswered;
+
 /*
  * One access to the page holding `a`. The scenario's value of a page is the int at
  * its first byte (the engine keeps one integer per page), so every access uses that.
@@ -585,6 +589,10 @@ static __attribute__((noinline)) int fv_touch(int op, uintptr_t a, int value)
 		return FV_O_EFAULT;
 	if (S->sig && !S->rec.addr)
 		S->rec.addr = S->sig_addr;
+	if (fv_uffd_unanswered) {
+		fv_uffd_unanswered = 0;
+		return FV_O_BLOCKED;
+	}
 	return fv_classify(min0, maj0);
 }
 
@@ -639,7 +647,457 @@ fv_range_call(long nr, uintptr_t start, uintptr_t len, long arg)
 	fv_error(fv_sys(nr, start, len, arg));
 }
 
+/* --- swap and hugetlb ----------------------------------------------------------- */
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26)		/* log2(2 MiB) << MAP_HUGE_SHIFT */
+#endif
+#define FV_PM_SWAP (1ULL << 62)
+#define FV_PM_PRESENT (1ULL << 63)
+#define FV_KPF_HUGE (1ULL << 17)	/* hugetlb */
+#define FV_KPF_THP (1ULL << 22)
+
+/*
+ * `swapout`: MADV_PAGEOUT on the span, then count the pages whose PTE is now a swap
+ * entry (pagemap): the value of the record. pread of pagemap writes only into the
+ * scratch area, so the count adds no fault to the window.
+ */
+static __attribute__((unused)) void fv_swapout(uintptr_t start, uintptr_t len)
+{
+	fv_error(fv_sys(SYS_madvise, start, len, MADV_PAGEOUT));
+	S->rec.value = 0;
+	S->rec.has_value = 1;
+	for (uintptr_t page = start; page < start + len; page += FV_PAGE)
+		if (fv_sys6(SYS_pread64, S->pagemap_fd, (long)&S->pm, 8, (long)(page / FV_PAGE * 8),
+			    0, 0) == 8 && (S->pm & (FV_PM_SWAP | FV_PM_PRESENT)) == FV_PM_SWAP)
+			S->rec.value++;
+}
+
+#include <sys/ioctl.h>
+
+/* PAGEMAP_SCAN (Linux 6.7, include/uapi/linux/fs.h), defined here for older headers */
+struct fv_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct fv_page_region { uint64_t start, end, categories; };
+#define FV_PAGEMAP_SCAN _IOWR('f', 16, struct fv_pm_scan_arg)
+#define FV_PAGE_IS_HUGE (1ULL << 6)
+
+static struct fv_pm_scan_arg fv_scan;
+static struct fv_page_region fv_region;
+
+/*
+ * `huge` is a page mapped by a PMD (THP, the huge zero page) or a hugetlb entry, as
+ * the engine says it. KPF_THP alone cannot tell: it stays set on every page of a THP
+ * whose PMD was split into PTEs. PAGEMAP_SCAN's PAGE_IS_HUGE looks at the entry; on
+ * kernels without it, fall back to the page flags.
+ */
+static int fv_mapped_huge(uintptr_t page, uint64_t kpf)
+{
+	memset(&fv_scan, 0, sizeof fv_scan);
+	fv_scan.size = sizeof fv_scan;
+	fv_scan.start = page;
+	fv_scan.end = page + FV_PAGE;
+	fv_scan.vec = (uintptr_t)&fv_region;
+	fv_scan.vec_len = 1;
+	fv_scan.return_mask = FV_PAGE_IS_HUGE;
+	fv_region.categories = 0;
+	long n = fv_sys(SYS_ioctl, S->pagemap_fd, FV_PAGEMAP_SCAN, &fv_scan);
+	if (n < 0)
+		return (kpf & (FV_KPF_THP | FV_KPF_HUGE)) != 0;
+	return n > 0 && (fv_region.categories & FV_PAGE_IS_HUGE);
+}
+
+/* --- userfaultfd: contexts, registrations and handler threads -------------------
+ *
+ * The `uffd ...` statements, as faultlang/runtime/uffd.py models them.  A process's
+ * first `uffd register` opens a userfaultfd (userfaultfd(2) + UFFDIO_API with the
+ * listed features); a later one naming other features opens another, so features
+ * never change under a registered range.  An ioctl on an address goes to the context
+ * that registered it, else to the newest one (none: EBADF, as the engine says).
+ *
+ * Every context gets a handler thread that read()s its messages and answers each
+ * UFFD_EVENT_PAGEFAULT as the process's `uffd handle MODE by ACTION` says, for the
+ * faulting page alone; the ioctl wakes the faulting thread, whose fault then returns
+ * VM_FAULT_RETRY and is retried.  The faults are counted where the scenario's
+ * accesses run: on the worker thread (getrusage(RUSAGE_THREAD), per-thread perf).
+ * The handler touches no registered memory and faults on nothing inside a window:
+ * it is started before the process's next window after the register (pthread_create
+ * faults on the new stack, in the creating thread), touches its stack and its source
+ * page, and answers with raw system calls on memory that is already there.
+ *
+ * A fault with no automatic answer (`manually`, no `uffd handle` for its mode, or an
+ * ioctl that failed) would leave the worker asleep for good: verify does not translate
+ * the accesses the engine says block (the worker cannot answer its own fault), so
+ * this happens only where the real kernel disagrees with the engine.  The handler then
+ * unregisters the page and wakes the thread, whose retry is an ordinary fault, and
+ * the access's outcome is "blocked".
+ *
+ * A fork child starts without any of this (fv_uffd_forget): without
+ * UFFD_FEATURE_EVENT_FORK the kernel clears the child's registrations (dup_userfaultfd),
+ * as the engine does, and the handler threads were not copied anyway.
+ */
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+
+/* newer than some installed headers */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1 << 14)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+#endif
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef UFFDIO_MOVE
+struct uffdio_move { __u64 dst, src, len, mode; __s64 move; };
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#define UFFDIO_MOVE_MODE_DONTWAKE ((__u64)1 << 0)
+#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES ((__u64)1 << 1)
+#endif
+#ifndef UFFDIO_POISON
+struct uffdio_poison { struct uffdio_range range; __u64 mode; __s64 updated; };
+#define UFFDIO_POISON _IOWR(UFFDIO, 0x08, struct uffdio_poison)
+#define UFFDIO_POISON_MODE_DONTWAKE ((__u64)1 << 0)
+#endif
+
+#define FV_UFFD_MAX 8			/* contexts per process */
+#define FV_UFFD_REGS 64			/* registered ranges per process */
+#define FV_UFFD_COPY_PAGES 512		/* one UFFDIO_COPY copies at most 2 MiB */
+#define FV_UFFD_STACK (256 * 1024)
+
+/* fault reasons, and what the handler thread does for each (`uffd handle`) */
+enum { FV_UFFD_MISSING, FV_UFFD_WP, FV_UFFD_MINOR, FV_UFFD_NMODES };
+enum { FV_UFFD_UNSET, FV_UFFD_MANUAL, FV_UFFD_BY_COPY, FV_UFFD_BY_ZEROPAGE,
+       FV_UFFD_BY_CONTINUE, FV_UFFD_BY_UNPROTECT };
+
+struct fv_uffd_ctx {
+	int fd;
+	uint64_t features;
+	int started;
+	volatile int ready;		/* its handler thread is up and touched its memory */
+	pthread_t thread;
+	char *src;			/* the handler's UFFDIO_COPY source page */
+	struct uffd_msg msg;
+};
+
+static struct fv_uffd_ctx fv_uffd_ctxs[FV_UFFD_MAX];
+static int fv_uffd_nctx;
+/* registered ranges, newest last: which context an ioctl on an address goes to */
+static struct fv_uffd_reg { uintptr_t lo, hi; int ctx; } fv_uffd_regs[FV_UFFD_REGS];
+static int fv_uffd_nregs;
+static volatile struct { int action, value; } fv_uffd_how[FV_UFFD_NMODES];
+/*
+ * MAP_SHARED and populated before any window that may use it: the statements' copy
+ * source (FV_UFFD_COPY_PAGES), then one source page per context's handler.  A source
+ * page that is not present would be a fault in the kernel's copy_from_user.
+ */
+static char *fv_uffd_src;
+#define FV_UFFD_SRC_SIZE ((FV_UFFD_COPY_PAGES + FV_UFFD_MAX) * FV_PAGE)
+
+static inline long fv_uffd_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return fv_sys(SYS_ioctl, fd, cmd, arg);
+}
+
+/* The safety net above: no answer for this fault, so let the thread go on. */
+static void fv_uffd_release(struct fv_uffd_ctx *c, uintptr_t page)
+{
+	struct uffdio_range r = { .start = page, .len = FV_PAGE };
+
+	fv_uffd_unanswered = 1;
+	fv_uffd_ioctl(c->fd, UFFDIO_UNREGISTER, &r);
+	fv_uffd_ioctl(c->fd, UFFDIO_WAKE, &r);
+}
+
+static void fv_uffd_answer(struct fv_uffd_ctx *c)
+{
+	uint64_t flags = c->msg.arg.pagefault.flags;
+	uintptr_t page = c->msg.arg.pagefault.address & ~(FV_PAGE - 1);
+	int mode = flags & UFFD_PAGEFAULT_FLAG_WP ? FV_UFFD_WP :
+		   flags & UFFD_PAGEFAULT_FLAG_MINOR ? FV_UFFD_MINOR : FV_UFFD_MISSING;
+	long r = -1;
+
+	switch (fv_uffd_how[mode].action) {
+	case FV_UFFD_BY_COPY: {
+		struct uffdio_copy a = { .dst = page, .src = (uintptr_t)c->src, .len = FV_PAGE };
+
+		*(volatile int *)c->src = fv_uffd_how[mode].value;
+		r = fv_uffd_ioctl(c->fd, UFFDIO_COPY, &a);
+		break;
+	}
+	case FV_UFFD_BY_ZEROPAGE: {
+		struct uffdio_zeropage a = { .range = { page, FV_PAGE } };
+
+		r = fv_uffd_ioctl(c->fd, UFFDIO_ZEROPAGE, &a);
+		break;
+	}
+	case FV_UFFD_BY_CONTINUE: {
+		struct uffdio_continue a = { .range = { page, FV_PAGE } };
+
+		r = fv_uffd_ioctl(c->fd, UFFDIO_CONTINUE, &a);
+		break;
+	}
+	case FV_UFFD_BY_UNPROTECT: {
+		struct uffdio_writeprotect a = { .range = { page, FV_PAGE }, .mode = 0 };
+
+		r = fv_uffd_ioctl(c->fd, UFFDIO_WRITEPROTECT, &a);
+		break;
+	}
+	}
+	if (r < 0)
+		fv_uffd_release(c, page);
+}
+
+static void *fv_uffd_handler(void *arg)
+{
+	struct fv_uffd_ctx *c = arg;
+	sigset_t all;
+
+	/* the scenario's signals belong to the worker thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	fv_touch_stack();
+	*(volatile int *)c->src = 0;
+	c->ready = 1;
+	for (;;) {
+		long n = fv_sys(SYS_read, c->fd, &c->msg, sizeof c->msg);
+
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n != (long)sizeof c->msg)
+			return NULL;
+		/* other events (remove, unmap, remap) are done with once read */
+		if (c->msg.event == UFFD_EVENT_PAGEFAULT)
+			fv_uffd_answer(c);
+	}
+}
+
+/* Before a window: start the handler threads of contexts opened since the last one. */
+static void fv_uffd_ready(void)
+{
+	pthread_attr_t attr;
+
+	if (fv_uffd_nctx && !fv_uffd_src) {
+		void *p = mmap(NULL, FV_UFFD_SRC_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+		if (p == MAP_FAILED)
+			fv_die("mmap userfaultfd source pages");
+		fv_uffd_src = p;
+	}
+	for (int i = 0; i < fv_uffd_nctx; i++) {
+		struct fv_uffd_ctx *c = &fv_uffd_ctxs[i];
+
+		if (c->started)
+			continue;
+		c->src = fv_uffd_src + (FV_UFFD_COPY_PAGES + i) * FV_PAGE;
+		if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, FV_UFFD_STACK) ||
+		    pthread_create(&c->thread, &attr, fv_uffd_handler, c))
+			fv_die("start a userfaultfd handler thread");
+		pthread_attr_destroy(&attr);
+		c->started = 1;
+		while (!c->ready)
+			sched_yield();
+	}
+}
+
+/* In a new worker: nothing of a parent's userfaultfds is ours (see the top). */
+static void fv_uffd_forget(void)
+{
+	for (int i = 0; i < fv_uffd_nctx; i++)
+		close(fv_uffd_ctxs[i].fd);
+	if (fv_uffd_src)
+		munmap(fv_uffd_src, FV_UFFD_SRC_SIZE);
+	fv_uffd_src = NULL;
+	memset(fv_uffd_ctxs, 0, sizeof fv_uffd_ctxs);
+	fv_uffd_nctx = fv_uffd_nregs = 0;
+	for (int m = 0; m < FV_UFFD_NMODES; m++)
+		fv_uffd_how[m].action = FV_UFFD_UNSET;
+}
+
+/* The context an ioctl on `addr` goes to (runtime/uffd.py ctx_at), or -EBADF. */
+static int fv_uffd_ctx_at(uintptr_t addr)
+{
+	for (int i = fv_uffd_nregs - 1; i >= 0; i--)
+		if (fv_uffd_regs[i].lo <= addr && addr < fv_uffd_regs[i].hi)
+			return fv_uffd_regs[i].ctx;
+	return fv_uffd_nctx ? fv_uffd_nctx - 1 : -EBADF;
+}
+
+static long fv_uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	long fd, r;
+
+	if (fv_uffd_nctx == FV_UFFD_MAX)
+		return -EMFILE;
+	fd = fv_sys(SYS_userfaultfd, O_CLOEXEC, 0, 0);
+	if (fd < 0)
+		return fd;
+	r = fv_uffd_ioctl((int)fd, UFFDIO_API, &api);
+	if (r < 0) {
+		fv_sys(SYS_close, fd, 0, 0);
+		return r;
+	}
+	fv_uffd_ctxs[fv_uffd_nctx].fd = (int)fd;
+	fv_uffd_ctxs[fv_uffd_nctx].features = features;
+	return fv_uffd_nctx++;
+}
+
+static __attribute__((unused)) void
+fv_uffd_register(uintptr_t lo, uintptr_t len, uint64_t modes, uint64_t features)
+{
+	struct uffdio_register a = { .range = { lo, len }, .mode = modes };
+	long c = fv_uffd_nctx - 1, r;
+
+	if (c < 0 || (features && fv_uffd_ctxs[c].features != features))
+		c = fv_uffd_open(features);
+	if (c < 0) {
+		fv_error(c);
+		return;
+	}
+	r = fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_REGISTER, &a);
+	fv_error(r);
+	if (r == 0 && fv_uffd_nregs < FV_UFFD_REGS)
+		fv_uffd_regs[fv_uffd_nregs++] = (struct fv_uffd_reg){ lo, lo + len, (int)c };
+}
+
+static __attribute__((unused)) void fv_uffd_unregister(uintptr_t lo, uintptr_t len)
+{
+	struct uffdio_range a = { lo, len };
+	uintptr_t hi = lo + len;
+	int c = fv_uffd_ctx_at(lo);
+	long r;
+
+	if (c < 0) {
+		fv_error(c);
+		return;
+	}
+	r = fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_UNREGISTER, &a);
+	fv_error(r);
+	if (r)
+		return;
+	/* what is left registered with this context: up to two pieces of each range */
+	for (int i = 0, n = fv_uffd_nregs; i < n; i++) {
+		struct fv_uffd_reg *g = &fv_uffd_regs[i];
+		uintptr_t end = g->hi;
+
+		if (g->ctx != c || end <= lo || hi <= g->lo)
+			continue;
+		if (g->lo < lo && hi < end && fv_uffd_nregs < FV_UFFD_REGS)
+			fv_uffd_regs[fv_uffd_nregs++] = (struct fv_uffd_reg){ hi, end, c };
+		if (g->lo < lo)
+			g->hi = lo;
+		else if (hi < end)
+			g->lo = hi;
+		else
+			g->hi = g->lo;
+	}
+}
+
+static __attribute__((unused)) void fv_uffd_handle(int mode, int action, int value)
+{
+	fv_uffd_how[mode].value = value;
+	fv_uffd_how[mode].action = action;
+}
+
+/*
+ * UFFDIO_COPY of pages holding `value`.  Up to 2 MiB is one ioctl, as the engine
+ * makes it; a longer range is copied 2 MiB at a time and ends, like the one ioctl,
+ * with EAGAIN after a partial fill or the first error when nothing was filled.
+ */
+static __attribute__((unused)) void
+fv_uffd_copy(uintptr_t lo, uintptr_t len, int value, uint64_t mode)
+{
+	int c = fv_uffd_ctx_at(lo);
+
+	if (c < 0) {
+		fv_error(c);
+		return;
+	}
+	for (uintptr_t i = 0; i < len && i < FV_UFFD_COPY_PAGES * FV_PAGE; i += FV_PAGE)
+		*(volatile int *)(fv_uffd_src + i) = value;
+	for (uintptr_t done = 0; done < len;) {
+		uintptr_t n = len - done < FV_UFFD_COPY_PAGES * FV_PAGE ? len - done :
+			      FV_UFFD_COPY_PAGES * FV_PAGE;
+		struct uffdio_copy a = { .dst = lo + done, .src = (uintptr_t)fv_uffd_src, .len = n,
+					 .mode = mode };
+		long r = fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_COPY, &a);
+
+		if (r < 0) {
+			fv_error(done ? -EAGAIN : r);
+			return;
+		}
+		done += n;
+	}
+}
+
+static __attribute__((unused)) void fv_uffd_zeropage(uintptr_t lo, uintptr_t len, uint64_t mode)
+{
+	struct uffdio_zeropage a = { .range = { lo, len }, .mode = mode };
+	int c = fv_uffd_ctx_at(lo);
+
+	fv_error(c < 0 ? c : fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_ZEROPAGE, &a));
+}
+
+static __attribute__((unused)) void fv_uffd_continue(uintptr_t lo, uintptr_t len, uint64_t mode)
+{
+	struct uffdio_continue a = { .range = { lo, len }, .mode = mode };
+	int c = fv_uffd_ctx_at(lo);
+
+	fv_error(c < 0 ? c : fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_CONTINUE, &a));
+}
+
+/* mode: UFFDIO_WRITEPROTECT_MODE_WP for `on`, and DONTWAKE */
+static __attribute__((unused)) void
+fv_uffd_writeprotect(uintptr_t lo, uintptr_t len, uint64_t mode)
+{
+	struct uffdio_writeprotect a = { .range = { lo, len }, .mode = mode };
+	int c = fv_uffd_ctx_at(lo);
+
+	fv_error(c < 0 ? c : fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_WRITEPROTECT, &a));
+}
+
+static __attribute__((unused)) void fv_uffd_wake(uintptr_t lo, uintptr_t len)
+{
+	struct uffdio_range a = { lo, len };
+	int c = fv_uffd_ctx_at(lo);
+
+	fv_error(c < 0 ? c : fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_WAKE, &a));
+}
+
+static __attribute__((unused)) void fv_uffd_poison(uintptr_t lo, uintptr_t len, uint64_t mode)
+{
+	struct uffdio_poison a = { .range = { lo, len }, .mode = mode };
+	int c = fv_uffd_ctx_at(lo);
+
+	fv_error(c < 0 ? c : fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_POISON, &a));
+}
+
+/* UFFDIO_MOVE of `len` bytes from `src` to `dst`, on the context of `dst` */
+static __attribute__((unused)) void
+fv_uffd_move(uintptr_t dst, uintptr_t len, uintptr_t src, uint64_t mode)
+{
+	struct uffdio_move a = { .dst = dst, .src = src, .len = len, .mode = mode };
+	int c = fv_uffd_ctx_at(dst);
+
+	fv_error(c < 0 ? c : fv_uffd_ioctl(fv_uffd_ctxs[c].fd, UFFDIO_MOVE, &a));
+}
+
 /* --- observing one page (expect state / expect value) -------------------------- */
+
+static int fv_vma_private(uintptr_t page);	/* in the files section, below */
+static void fv_cached_value(uintptr_t page);
 
 static void fv_observe(uintptr_t addr)
 {
@@ -661,12 +1119,12 @@ static void fv_observe(uintptr_t addr)
 		S->rec.state = FV_S_PRESENT;	/* without the PFN (not root) that is all we know */
 		if (pfn && S->kpf_fd >= 0 &&
 		    fv_sys6(SYS_pread64, S->kpf_fd, (long)&S->kpf, 8, (long)(pfn * 8), 0, 0) == 8) {
-			if (S->kpf & (1ULL << 24))		/* KPF_ZERO_PAGE */
-				S->rec.state = FV_S_ZERO;
-			else if (S->kpf & (1ULL << 22))		/* KPF_THP */
+			if (fv_mapped_huge(page, S->kpf))	/* the huge zero page too */
 				S->rec.state = FV_S_HUGE;
-			else if (pm & (1ULL << 61))	/* file page or shared anon: never COW */
-				S->rec.state = FV_S_RESIDENT;
+			else if (S->kpf & (1ULL << 24))		/* KPF_ZERO_PAGE */
+				S->rec.state = FV_S_ZERO;
+			else if (pm & (1ULL << 61))	/* a page-cache page: COW where private */
+				S->rec.state = fv_vma_private(page) ? FV_S_COW : FV_S_RESIDENT;
 			else
 				S->rec.state = pm & (1ULL << 56) ? FV_S_RESIDENT : FV_S_COW;
 		}
@@ -679,15 +1137,19 @@ static void fv_observe(uintptr_t addr)
 			S->armed = 0;
 			S->rec.has_value = 1;
 		}
-	} else if (pm & (1ULL << 62)) {
-		S->rec.state = FV_S_SWAPPED;
+	} else if (pm & FV_PM_SWAP) {
+		/* mincore of a swap PTE: is its folio still in the swap cache? */
+		S->rec.state = S->mc & 1 ? FV_S_SWAPCACHE : FV_S_SWAPPED;
 	} else {
 		S->rec.state = FV_S_NONE;
 		/*
 		 * No PTE: an anonymous page reads as zero, but a shmem page may sit in the
-		 * page cache (mincore says so) with a value we cannot read without faulting.
+		 * page cache (mincore says so) with a value we cannot read without faulting:
+		 * read it from the mapped file instead, where there is one.
 		 */
 		S->rec.has_value = !(S->mc & 1);
+		if (S->mc & 1)
+			fv_cached_value(page);
 	}
 }
 
@@ -703,6 +1165,7 @@ static void fv_measure(int k)
 {
 	const struct fv_stmt *st = k >= 0 ? &fv_stmts[k] : NULL;
 
+	fv_uffd_ready();
 	fv_rec_start(st ? FV_REC_STMT : FV_REC_BASELINE, k);
 	fv_snap_before(&S->before);
 	if (st && st->kind == FV_FORK) {
@@ -741,6 +1204,7 @@ static __attribute__((noreturn)) void fv_worker_loop(void)
 
 static __attribute__((noreturn)) void fv_worker(int wid)
 {
+	fv_uffd_forget();
 	fv_start(wid);
 	fv_rec_start(FV_REC_READY, -1);
 	fv_send();
@@ -844,6 +1308,365 @@ static void fv_reexec(char **argv)
 	execv("/proc/self/exe", argv);
 }
 
+/* --- files and memfd (`file`, `memfd`, file mappings, truncate, drop_caches) ------ */
+/*
+ * The controller runs the statements that change files (FV_CONTROL: `file`, `memfd`,
+ * `truncate`, `drop_caches`) itself, outside every window, and keeps each scenario
+ * file open on a fixed descriptor, FV_FILE_FD + its number. A worker, however it was
+ * started, maps the same inode by opening /proc/<controller>/fd/<that descriptor>.
+ * Disk files are O_TMPFILE files in $FV_SCRATCH (a directory on a disk file system
+ * that faultlang verify makes per run): they never have a name, so nothing is left
+ * behind even when a run is killed. tmpfs files are memfds.
+ */
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+#define FV_FILE_FD 900
+#define FV_MAX_FILES 64
+#define FV_DROP_TRIES 10
+
+enum { FV_FS_DISK, FV_FS_TMPFS };
+
+struct fv_cachestat_range { uint64_t off, len; };
+struct fv_cachestat { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
+
+static pid_t fv_ctl_pid;
+static struct fv_rec *fv_crec;			/* the record of the control statement running */
+static unsigned char fv_file_made[FV_MAX_FILES];
+
+/* Runs in the controller (after fv_reexec too), before any worker exists. */
+static __attribute__((constructor)) void fv_files_init(void)
+{
+	fv_ctl_pid = getpid();
+}
+
+static void fv_ctl_error(long err)
+{
+	if (err < 0 && !fv_crec->err)
+		fv_crec->err = err;
+}
+
+/* Pages of file `id` in the page cache now (cachestat(2)); -1 when it cannot tell. */
+static long fv_file_cached(int id)
+{
+	struct fv_cachestat_range range = { 0, 0 };	/* len 0: to the end of the file */
+	struct fv_cachestat cs;
+
+	if (syscall(SYS_cachestat, FV_FILE_FD + id, &range, &cs, 0))
+		return -1;
+	return (long)cs.nr_cache;
+}
+
+static void fv_ctl_cached(long pages)
+{
+	fv_crec->value = pages;
+	fv_crec->has_value = pages >= 0;
+}
+
+/*
+ * Write zeros over [from, to) in writes of the folio size, aligned on it where the
+ * range allows, smaller at its edges: the page cache makes a new folio of the write's
+ * size (write_begin_get_folio: fgf_set_order(len)), as the engine's fill_page_cache
+ * does (the largest aligned folio that fits).
+ */
+static long fv_fill(int fd, uint64_t from, uint64_t to, uint64_t folio)
+{
+	static char *zeros;
+	static uint64_t nzeros;
+
+	if (nzeros < folio) {
+		if (zeros)
+			munmap(zeros, nzeros);
+		zeros = mmap(NULL, folio, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (zeros == MAP_FAILED) {
+			zeros = NULL;
+			nzeros = 0;
+			return -errno;
+		}
+		nzeros = folio;
+	}
+	for (uint64_t off = from; off < to;) {
+		uint64_t n = folio;
+
+		while (n > FV_PAGE && (off % n || off + n > to))
+			n /= 2;
+		if (pwrite(fd, zeros, n, (off_t)off) != (ssize_t)n)
+			return -errno;
+		off += n;
+	}
+	return 0;
+}
+
+/*
+ * Empty the page cache of a clean disk file: POSIX_FADV_DONTNEED, checked with
+ * cachestat. A folio still on a per-CPU LRU batch or briefly referenced elsewhere
+ * stays; fadvise drains the batches itself, so a few tries are enough.
+ */
+static long fv_uncache(int fd, int id)
+{
+	for (int i = 0; i < FV_DROP_TRIES; i++) {
+		int err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+
+		if (err)
+			return -err;
+		if (fv_file_cached(id) <= 0)
+			return 0;
+		usleep(10000);
+	}
+	return 0;	/* what is left is reported as the record's cached pages */
+}
+
+static int fv_open_tmpfile(const char *name)
+{
+	const char *dir = getenv("FV_SCRATCH");
+	char path[4096];
+	int fd;
+
+	if (!dir) {
+		errno = ENOENT;
+		return -1;
+	}
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	/* a file system without O_TMPFILE: a named file, unlinked at once */
+	snprintf(path, sizeof path, "%s/%s.%d", dir, name, (int)getpid());
+	fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+/*
+ * `file` / `memfd`: a file of `size` bytes holding zeros. cached: `ncached` pairs of
+ * page indices [a, b) that start in the page cache, in folios of `folio` bytes. A disk
+ * file is written whole and synced first, so that its other pages are on the disk,
+ * dropped from the cache, and the cached ranges written again (clean after a sync).
+ * A tmpfs file has holes where it is not cached, as the engine's has.
+ */
+static __attribute__((unused)) void
+fv_file_create(int id, const char *name, int fs, uint64_t size, uint64_t folio,
+	       const uint64_t *cached, int ncached)
+{
+	uint64_t pages = (size + FV_PAGE - 1) / FV_PAGE, covered = 0;
+	int fd;
+	long err = 0;
+
+	for (int i = 0; i < ncached; i++)
+		covered += cached[2 * i + 1] - cached[2 * i];
+	fd = fs == FV_FS_TMPFS ? (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC)
+			       : fv_open_tmpfile(name);
+	if (fd < 0 || id >= FV_MAX_FILES || dup3(fd, FV_FILE_FD + id, O_CLOEXEC) < 0) {
+		fv_ctl_error(id >= FV_MAX_FILES ? -EMFILE : -errno);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	fd = FV_FILE_FD + id;
+	fv_file_made[id] = 1;
+	if (ftruncate(fd, (off_t)size))
+		err = -errno;
+	if (!err && fs == FV_FS_DISK && covered < pages) {
+		err = fv_fill(fd, 0, size, folio);
+		if (!err && fsync(fd))
+			err = -errno;
+		if (!err)
+			err = fv_uncache(fd, id);
+	}
+	for (int i = 0; i < ncached && !err; i++) {
+		uint64_t to = cached[2 * i + 1] * FV_PAGE;
+
+		err = fv_fill(fd, cached[2 * i] * FV_PAGE, to < size ? to : size, folio);
+	}
+	if (!err && fs == FV_FS_DISK && fsync(fd))
+		err = -errno;
+	fv_ctl_error(err);
+	fv_ctl_cached(fv_file_cached(id));
+}
+
+/* `truncate FILE SIZE`: ftruncate(2) of the controller's descriptor. */
+static __attribute__((unused)) void fv_file_truncate(int id, uint64_t size)
+{
+	if (!fv_file_made[id]) {
+		fv_ctl_error(-EBADF);
+		return;
+	}
+	if (ftruncate(FV_FILE_FD + id, (off_t)size))
+		fv_ctl_error(-errno);
+	fv_ctl_cached(fv_file_cached(id));
+}
+
+/*
+ * `drop_caches`: echo 1 > /proc/sys/vm/drop_caches (root only), which drops every
+ * clean, unmapped, unreferenced page-cache folio of every file, as the engine's
+ * drop_pagecache does for the scenario's. The record counts the scenario's files'
+ * pages still cached afterwards.
+ */
+static __attribute__((unused)) void fv_drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	long total = 0;
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		fv_ctl_error(-errno);
+	if (fd >= 0)
+		close(fd);
+	for (int id = 0; id < FV_MAX_FILES; id++) {
+		long n = fv_file_made[id] ? fv_file_cached(id) : 0;
+
+		if (n < 0 || total < 0)
+			total = -1;
+		else
+			total += n;
+	}
+	fv_ctl_cached(total);
+}
+
+static void fv_control(int k)
+{
+	if (fv_nout == fv_maxout)
+		fv_die("too many records");
+	fv_crec = &fv_out[fv_nout++];
+	memset(fv_crec, 0, sizeof *fv_crec);
+	fv_crec->kind = FV_REC_CONTROL;
+	fv_crec->stmt = k;
+	fv_crec->wid = -1;
+	fv_crec->pid = getpid();
+	fv_crec->last = -1;
+	fv_crec->perf = 1;	/* no scenario process ran anything: every counter is 0 */
+	errno = 0;
+	fv_stmts[k].fn();
+	fv_crec = NULL;
+}
+
+/* "/proc/<controller>/fd/<FV_FILE_FD + id>" into buf, without libc (inside a window). */
+static void fv_file_path(char *buf, int id)
+{
+	static const char head[] = "/proc/";
+	long parts[2] = { fv_ctl_pid, FV_FILE_FD + id };
+	char *p = buf;
+
+	for (const char *h = head; *h; h++)
+		*p++ = *h;
+	for (int i = 0; i < 2; i++) {
+		char digits[24];
+		int n = 0;
+
+		for (long v = parts[i]; v || !n; v /= 10)
+			digits[n++] = (char)('0' + v % 10);
+		while (n)
+			*p++ = digits[--n];
+		if (!i)
+			for (const char *f = "/fd/"; *f; f++)
+				*p++ = *f;
+	}
+	*p = 0;
+}
+
+static uintptr_t fv_map_fd(uintptr_t addr, uintptr_t size, int prot, int flags, int place,
+			   long fd, uint64_t offset)
+{
+	long r = fv_sys6(SYS_mmap, addr, size, prot, flags | MAP_FIXED_NOREPLACE, fd,
+			 (long)offset);
+
+	/* `at` may replace scenario memory, as MAP_FIXED does, never the runtime's */
+	if (r == -EEXIST && place == FV_PLACE_USER && !fv_overlaps_runtime(addr, addr + size))
+		r = fv_sys6(SYS_mmap, addr, size, prot, flags | MAP_FIXED, fd, (long)offset);
+	fv_error(r);
+	if (r < 0 && r > -4096)
+		return 0;
+	S->rec.addr = (uint64_t)r;
+	return (uintptr_t)r;
+}
+
+/* `map NAME file F`: open the controller's file afresh (its own struct file and
+ * readahead state, as an open(2) + mmap(2) in a program has) and map it. */
+static __attribute__((unused)) uintptr_t
+fv_map_file(uintptr_t addr, uintptr_t size, int prot, int flags, int place, int id,
+	    uint64_t offset)
+{
+	char path[64];
+	long fd;
+	uintptr_t a;
+
+	fv_file_path(path, id);
+	fd = fv_sys(SYS_open, path, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0) {
+		fv_error(fd);
+		return 0;
+	}
+	a = fv_map_fd(addr, size, prot, flags, place, fd, offset);
+	fv_sys(SYS_close, fd, 0, 0);
+	return a;
+}
+
+/* `map NAME shmem private`: a MAP_PRIVATE mapping of a new tmpfs file (a memfd). */
+static __attribute__((unused)) uintptr_t
+fv_map_memfd(uintptr_t addr, uintptr_t size, int prot, int flags, int place)
+{
+	long fd = fv_sys(SYS_memfd_create, "faultlang-shmem", MFD_CLOEXEC, 0);
+	uintptr_t a = 0;
+	long r;
+
+	if (fd < 0) {
+		fv_error(fd);
+		return 0;
+	}
+	r = fv_sys(SYS_ftruncate, fd, size, 0);
+	fv_error(r);
+	if (!r)
+		a = fv_map_fd(addr, size, prot, flags, place, fd, 0);
+	fv_sys(SYS_close, fd, 0, 0);
+	return a;
+}
+
+/*
+ * The value of a page-cache page that `page` maps without a PTE: pread(2) of the
+ * mapped file (/proc/self/map_files, root only) at the page's offset. mincore said the
+ * page is cached, so the read takes nothing from the disk and maps nothing.
+ */
+static void fv_cached_value(uintptr_t page)
+{
+	const char *line = fv_maps;
+	unsigned long lo, hi, pgoff;
+	char path[96];
+	int fd, value;
+
+	fv_read_maps();
+	while (line && *line) {
+		if (sscanf(line, "%lx-%lx %*4s %lx", &lo, &hi, &pgoff) == 3 && lo <= page &&
+		    page < hi) {
+			snprintf(path, sizeof path, "/proc/self/map_files/%lx-%lx", lo, hi);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return;
+			if (pread(fd, &value, sizeof value, (off_t)(pgoff + (page - lo))) ==
+			    sizeof value) {
+				S->rec.value = value;
+				S->rec.has_value = 1;
+			}
+			close(fd);
+			return;
+		}
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+}
+
+/* Is the mapping holding `page` private? A page-cache page it maps is then COW. */
+static int fv_vma_private(uintptr_t page)
+{
+	struct fv_vma v;
+	const char *line = fv_maps;
+
+	fv_read_maps();
+	while ((line = fv_next_vma(line, &v)))
+		if (v.lo <= page && page < v.hi)
+			return v.perms[3] == 'p';
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static int alive[FV_MAX_PROCS];
@@ -871,6 +1694,8 @@ int main(int argc, char **argv)
 		if (st->kind == FV_SPAWN) {
 			fv_spawn(st->child);
 			alive[st->child] = 1;
+		} else if (st->kind == FV_CONTROL) {
+			fv_control(k);
 		} else if (st->kind == FV_SKIP || !alive[st->proc]) {
 			continue;
 		} else if (st->kind == FV_EXIT) {

@@ -22,7 +22,7 @@ __all__ = ["VerifyView"]
 
 SHOWN = ("minflt", "majflt", "pgfault", "page_faults")
 OTHER = ("perf_minor", "perf_major", "pgmajfault")
-DETAIL = ("outcome", "state", "value", "expect", "result")
+DETAIL = ("outcome", "state", "value", "expect", "result", "cached")
 _VERDICT = {AGREE: ("ok", "expect.ok"), DIFFER: ("DIFF", "fault.sigsegv"),
             NOISY: ("noisy", "fault.major"), SKIPPED: ("skipped", "fault.none"),
             NA: ("—", "fault.none")}
@@ -52,6 +52,7 @@ def _detail(result: StatementResult) -> Text:
         if cell is None or (name == "result" and cell.status == AGREE and cell.sim == "ok"):
             continue
         if cell.status != NA or cell.sim is not None:
+            text.append("  " if text else "")
             text.append_text(cell_text(cell))
     for name in OTHER:
         cell = result.cell(name)

@@ -64,9 +64,86 @@ KINDS = {
         "expect outcome last == minor\n"
         "expect path last contains do_anonymous_page\n"
         "show pagetable\n"),
+    "swap": (
+        "set swap 64M\n"
+        "set swap_device zram\n"
+        "map a anon size 64K\n"
+        "write a[*]\n"
+        "swapout a[2..6]\n"
+        "expect state a[3] == swapped\n"
+        "expect state a[0] == resident\n"
+        "reclaim 4\n"),
+    "hugetlb": (
+        "set hugepages 4\n"
+        "map h hugetlb size 4M private\n"
+        "map s hugetlb size 2M shared noreserve\n"
+        "write h[*]\n"
+        "expect state h[512] == huge\n"),
+    "uffd": (
+        "map a anon size 64K\n"
+        "uffd register a[*] missing,wp features thread_id,exact_address\n"
+        "uffd handle missing by copy 7\n"
+        "uffd handle wp by unprotect\n"
+        "read a[0..2]\n"
+        "uffd writeprotect a[0..2] on\n"
+        "write a[0]\n"
+        "uffd writeprotect a[1] off\n"
+        "uffd copy a[4..6] = 3\n"
+        "uffd zeropage a[6]\n"
+        "uffd wake a[*]\n"
+        "uffd unregister a[8..16]\n"
+        "map s shmem size 16K shared\n"
+        "write s[*]\n"
+        "madvise s[*] dontneed\n"
+        "uffd register s[*] minor\n"
+        "uffd handle minor by continue\n"
+        "read s[0]\n"
+        "uffd continue s[1]\n"
+        "uffd handle missing by zeropage\n"),
+    "uffd_modes": (
+        "map a anon size 64K\n"
+        "uffd register a[*] missing,wp\n"
+        "uffd copy a[0..2] = 3 dontwake\n"
+        "uffd copy a[2] = 4 wp\n"
+        "uffd zeropage a[3] dontwake\n"
+        "uffd writeprotect a[0] off dontwake\n"
+        "uffd poison a[4]\n"
+        "map m anon size 16K\n"
+        "write m[*] = 6\n"
+        "uffd move m[0..2] to a[8..10] allow_src_holes\n"),
+    "uffd_manual": (
+        "map a anon size 16K\n"
+        "uffd register a[*] missing\n"
+        "uffd handle missing manually\n"
+        "read a[0]\n"
+        "uffd copy a[0] = 7\n"
+        "read a[1]\n"
+        "uffd handle missing by zeropage\n"
+        "map b anon size 16K\n"
+        "uffd register b[*] missing features event_fork\n"
+        "read b[0]\n"),
+    "files": (
+        "file data size 64K cached\n"
+        "file cold size 2M uncached folio 64K\n"
+        "file part size 128K cached [0..4] folio 16K\n"
+        "memfd m size 16K\n"
+        "file t size 32K on tmpfs cached\n"
+        "map d file data size 64K shared\n"
+        "map c file cold offset 1M size 256K r-- private random\n"
+        "map p file part size 128K private populate\n"
+        "map f file m size 16K shared\n"
+        "map s shmem size 16K private\n"
+        "read c[*]\n"
+        "write d[0..4]\n"
+        "msync d[*]\n"
+        "expect state p[0] == cow\n"
+        "expect value d[1] == 2\n"
+        "truncate data 8K\n"
+        "truncate m 64K\n"
+        "drop_caches\n"),
     "skipped": (
         "memfd m size 16K\n"
-        "map f file m size 16K shared\n"
+        "map f device size 16K\n"
         "read f[*]\n"
         "map a anon size 16K\n"
         "read a[0]\n"),
@@ -136,7 +213,7 @@ def test_plan_processes_follows_switch_and_as():
 def test_what_an_untranslated_statement_touched_is_skipped_from_then_on(monkeypatch):
     # As if the engine simulated everything here, whatever it supports today.
     monkeypatch.setattr(cgen, "unsupported", lambda stmt: None)
-    scenario = parse_text("memfd m size 16K\nmap f file m size 16K shared\nread f[*]\n"
+    scenario = parse_text("memfd m size 16K\nmap f device size 16K\nread f[*]\n"
                           "map a anon size 16K\nswapout a[0]\nread a[0]\n"
                           "map b anon size 16K\nreclaim 4\nread b[0]\n"
                           "map c anon size 16K\nread c[0]\n")
@@ -145,13 +222,11 @@ def test_what_an_untranslated_statement_touched_is_skipped_from_then_on(monkeypa
     reasons = {p.line: p.reason for p in generate(scenario, layout).statements
                if p.kind == "skip"}
     assert reasons == {
-        1: "verify does not translate `memfd` statements yet",
-        2: "verify does not translate file mappings yet",
+        2: "verify does not translate device mappings yet",
         3: "mapping 'f' does not exist on the real kernel (line 2 was skipped)",
-        5: "verify does not translate `swapout` statements yet",
-        6: "mapping 'a' was changed by line 5, which verify does not translate",
-        8: "verify does not translate `reclaim` statements yet",
-        9: "mapping 'b' was changed by line 8, which verify does not translate",
+        8: "the real kernel has no call that reclaims N chosen pages (swapout RANGE is "
+           "MADV_PAGEOUT)",
+        9: "mapping 'b' was changed by line 8, which does not run on the real kernel",
     }
 
 
@@ -174,3 +249,32 @@ def test_a_layout_without_the_mapping_skips_its_statements():
 def test_comment_text_cannot_close_the_c_comment():
     program = program_for('title "a */ b"\nmap a anon size 4K')
     assert "a * / b" in program.scenario_part and "a */ b" not in program.scenario_part
+
+
+def test_what_needs_a_setting_the_machine_lacks_is_skipped_saying_why():
+    scenario = parse_text("set swap 64M\nset hugepages 2\nmap a anon size 16K\nwrite a[*]\n"
+                          "swapout a[*]\nread a[0]\nmap h hugetlb size 2M\nwrite h[0]\n"
+                          "map b anon size 16K\nswapout b[*]\n")
+    layout = simulate(scenario).layout
+    why = {"swap": "swap is 0 here but 64M in the scenario; --setup (root) sets it for the run",
+           "hugepages": "hugepages is 0 here but 2 in the scenario; --setup (root) sets it "
+                        "for the run"}
+    reasons = {p.line: p.reason for p in generate(scenario, layout, why).statements
+               if p.kind == "skip" and p.reason}
+    assert reasons == {
+        5: why["swap"],
+        6: "mapping 'a' was changed by line 5, which does not run on the real kernel",
+        7: why["hugepages"],
+        8: "mapping 'h' does not exist on the real kernel (line 7 was skipped)",
+        10: why["swap"],
+    }
+    # with the machine as the scenario says, all of them run
+    assert all(p.kind != "skip" or not p.reason for p in generate(scenario, layout).statements)
+
+
+def test_swapout_is_madv_pageout_on_the_span_and_hugetlb_asks_for_2m_pages():
+    swap = program_for(KINDS["swap"]).scenario_part
+    assert "fv_swapout(0x7f0000002000UL, 0x4000UL);" in swap
+    huge = program_for(KINDS["hugetlb"]).scenario_part
+    assert huge.count("MAP_HUGETLB | MAP_HUGE_2MB") == 2
+    assert "MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB | MAP_NORESERVE" in huge

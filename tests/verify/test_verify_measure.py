@@ -8,12 +8,12 @@ from faultlang.verify.measure import KIND_BASELINE, KIND_OBSERVE, KIND_STATEMENT
 
 SAMPLE = """\
 FV version=1 nprocs=1 nstmts=3 uid=0
-R kind=3 stmt=-1 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=0 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0
-R kind=5 stmt=-1 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=2 pgmajfault=0 cum_minflt=90 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0
-R kind=1 stmt=0 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0x7f0000000000 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=90 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0
-R kind=1 stmt=1 wid=0 pid=7 perf=1 last=3 state=0 err=0 addr=0x1000 minflt=4 majflt=0 page_faults=5 perf_minor=4 perf_major=0 pgfault=4 pgmajfault=0 cum_minflt=94 cum_majflt=0 out=0,4,0,1,0,0,0,0,0,0
-R kind=2 stmt=2 wid=0 pid=7 perf=1 last=-1 state=1 err=0 addr=0 value=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=0 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0
-R kind=4 stmt=-1 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=0 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0
+R kind=3 stmt=-1 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=0 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0,0
+R kind=5 stmt=-1 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=2 pgmajfault=0 cum_minflt=90 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0,0
+R kind=1 stmt=0 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0x7f0000000000 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=90 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0,0
+R kind=1 stmt=1 wid=0 pid=7 perf=1 last=3 state=0 err=0 addr=0x1000 minflt=4 majflt=0 page_faults=5 perf_minor=4 perf_major=0 pgfault=4 pgmajfault=0 cum_minflt=94 cum_majflt=0 out=0,4,0,1,0,0,0,0,0,0,0
+R kind=2 stmt=2 wid=0 pid=7 perf=1 last=-1 state=1 err=0 addr=0 value=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=0 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0,0
+R kind=4 stmt=-1 wid=0 pid=7 perf=1 last=-1 state=0 err=0 addr=0 minflt=0 majflt=0 page_faults=0 perf_minor=0 perf_major=0 pgfault=0 pgmajfault=0 cum_minflt=0 cum_majflt=0 out=0,0,0,0,0,0,0,0,0,0,0
 END
 """
 

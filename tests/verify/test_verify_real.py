@@ -18,6 +18,7 @@ import pytest
 
 from faultlang.verify.command import run_verify, verify_scenario
 from faultlang.verify.result import AGREE, DIFFER, Verification
+from faultlang.verify.setup import MachineLock
 
 
 def _why_not() -> str:
@@ -99,12 +100,15 @@ def thp_always():
     """The machine's THP mode set to `always` for the test, then put back."""
     if not THP.exists():
         pytest.skip("no transparent hugepage support")
+    lock = MachineLock()        # other workers' --setup tests wait meanwhile
+    lock.acquire()
     old = next(w.strip("[]") for w in THP.read_text().split() if w.startswith("["))
     THP.write_text("always\n")
     try:
         yield
     finally:
         THP.write_text(old + "\n")
+        lock.release()
 
 
 def test_setup_sets_thp_for_the_run_and_restores_it(thp_always):

@@ -10,6 +10,12 @@ const struct fv_range fv_ranges[] = {
 };
 const int fv_nranges = 2;
 
+/* line 1: memfd m size 16K */
+static void st_0(void)
+{
+	fv_file_create(0, "m", FV_FS_TMPFS, 0x4000UL, 0x1000UL, NULL, 0);
+}
+
 /* line 4: map a anon size 16K */
 static void st_3(void)
 {
@@ -26,8 +32,8 @@ static void st_4(void)
 
 /* { kind, process, child, function, address } for every statement, in order */
 const struct fv_stmt fv_stmts[] = {
-	{ FV_SKIP, 0, 0, NULL, 0x0UL },	/* 1: memfd m size 16K */
-	{ FV_SKIP, 0, 0, NULL, 0x0UL },	/* 2: map f file m size 16K shared */
+	{ FV_CONTROL, 0, 0, st_0, 0x0UL },	/* 1: memfd m size 16K */
+	{ FV_SKIP, 0, 0, NULL, 0x0UL },	/* 2: map f device size 16K */
 	{ FV_SKIP, 0, 0, NULL, 0x0UL },	/* 3: read f[*] */
 	{ FV_MEASURE, 0, 0, st_3, 0x0UL },	/* 4: map a anon size 16K */
 	{ FV_MEASURE, 0, 0, st_4, 0x0UL },	/* 5: read a[0] */

@@ -1,0 +1,129 @@
+"""Real runs with --setup: swap, hugetlb and THP scenarios on this kernel.
+
+Needs Linux on x86-64, root, a C compiler, zram0 (swap scenarios) and hugetlb; skipped
+elsewhere. Each test holds the machine's --setup lock, so parallel workers wait, and
+checks that every setting is back afterwards: no swap, zram0 reset, the same
+nr_hugepages, THP mode and page-cluster as before.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import pytest
+
+from faultlang.verify import setup
+from faultlang.verify.command import verify_scenario
+from faultlang.verify.result import AGREE, DIFFER, SKIPPED
+from faultlang.verify.setup import MachineLock
+
+REPO = Path(__file__).resolve().parents[2]
+ACCEPTANCE = REPO.parent / "shared" / "acceptance"
+PER_THREAD = ("minflt", "majflt", "page_faults", "perf_minor", "perf_major")
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def _why_not() -> str:
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        return "needs Linux on x86-64"
+    if os.geteuid() != 0:
+        return "needs root (--setup)"
+    if not (os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")):
+        return "needs a C compiler"
+    return ""
+
+
+pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "ok")
+
+
+def _machine() -> dict:
+    return {"swaps": setup.swap_devices(),
+            "zram": setup.read_text(setup.ZRAM / "initstate"),
+            "hugepages": setup.read_text("/proc/sys/vm/nr_hugepages"),
+            "thp": setup.read_text(THP),
+            "page_cluster": setup.read_text("/proc/sys/vm/page-cluster")}
+
+
+@pytest.fixture
+def machine_restored():
+    lock = MachineLock()
+    lock.acquire()
+    try:
+        if setup.swap_devices():
+            pytest.skip("the machine has swap of its own; --setup does not turn it off")
+        before = _machine()
+        yield before
+        assert _machine() == before
+    finally:
+        lock.release()
+
+
+def _needs(*what: str) -> None:
+    if "zram" in what and (not setup.ZRAM.exists()
+                           or setup.read_text(setup.ZRAM / "initstate") != "0"):
+        pytest.skip("needs an unused /dev/zram0")
+    if "hugetlb" in what and not Path("/proc/sys/vm/nr_hugepages").exists():
+        pytest.skip("needs hugetlb")
+    if "thp" in what and not THP.exists():
+        pytest.skip("needs transparent huge pages")
+
+
+def _scenario(path: Path) -> str:
+    if not path.exists():
+        pytest.skip(f"{path} is not there")
+    return str(path)
+
+
+def assert_agrees(v) -> None:
+    for s in v.statements:
+        assert s.status != SKIPPED, f"line {s.line} `{s.text}` skipped: {s.reason}"
+        for cell in s.cells:
+            where = f"line {s.line} `{s.text}` {cell.name}: sim {cell.sim}, real {cell.real}"
+            if cell.name in PER_THREAD or cell.name in ("outcome", "state", "value", "expect"):
+                assert cell.status in (AGREE, "n/a"), where
+            elif cell.status == DIFFER:
+                assert cell.name in ("pgfault", "pgmajfault") and min(cell.real) >= cell.sim, where
+
+
+@pytest.mark.parametrize("name, needs", [("12-hugetlb", ("hugetlb",)),
+                                         ("14-zram-swap", ("zram",)),
+                                         ("03-thp-madvise", ("thp",))])
+def test_acceptance_scenario_agrees_with_setup(machine_restored, name, needs):
+    _needs(*needs)
+    assert_agrees(verify_scenario(_scenario(ACCEPTANCE / f"{name}.fault"), repeat=2,
+                                  setup=True))
+
+
+@pytest.mark.parametrize("name, needs", [
+    ("swap/01-zram-major-per-page", ("zram",)), ("swap/03-write-after-swapout", ("zram",)),
+    ("huge/05-hugetlb-private", ("hugetlb",)), ("huge/06-hugetlb-shared-fork", ("hugetlb",)),
+    ("huge/08-hugetlb-noreserve-sigbus", ("hugetlb",))])
+def test_swap_and_hugetlb_scenarios_agree_with_setup(machine_restored, name, needs):
+    _needs(*needs)
+    assert_agrees(verify_scenario(_scenario(REPO / "scenarios" / f"{name}.fault"), repeat=2,
+                                  setup=True))
+
+
+def test_swapout_counts_the_pages_that_went_to_swap(machine_restored, tmp_path):
+    _needs("zram")
+    path = tmp_path / "s.fault"
+    path.write_text("set swap 16M\nset swap_device zram\nmap a anon size 64K\nwrite a[0..8]\n"
+                    "swapout a[*]\nexpect state a[3] == swapped\nexpect state a[9] == none\n")
+    v = verify_scenario(str(path), repeat=1, setup=True)
+    swapout = next(s for s in v.statements if s.text == "swapout a[*]")
+    assert swapout.cell("outcome").real == ("8 swapped out",)
+    assert_agrees(v)
+
+
+def test_without_setup_what_needs_swap_is_skipped_saying_why(machine_restored):
+    _needs("zram")
+    v = verify_scenario(_scenario(ACCEPTANCE / "14-zram-swap.fault"), repeat=1)
+    swapout = next(s for s in v.statements if s.text == "swapout a[*]")
+    assert swapout.status == SKIPPED
+    assert swapout.reason == ("swap is 0 here but 256M in the scenario; --setup (root) sets "
+                              "it for the run")
+    read = next(s for s in v.statements if s.text == "read a[*]")
+    assert read.status == SKIPPED and "line 9" in read.reason
