@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     repl = sub.add_parser("repl", help="the interactive prompt (also: faultlang with no arguments)")
     repl.add_argument("--vi", action="store_true", help="vi key bindings")
+    repl.add_argument("--max-steps", type=int, default=None, metavar="N",
+                      help="refuse statements past N page operations in the session "
+                           "(default 5,000,000; :reset starts the count again)")
 
     verify = sub.add_parser("verify", help="run a scenario on the real kernel and compare")
     verify.add_argument("scenario")
@@ -123,7 +126,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_repl(args: argparse.Namespace) -> int:
     from faultlang.repl.app import run_repl
-    return run_repl(vi=getattr(args, "vi", False))
+    return run_repl(vi=getattr(args, "vi", False),
+                    max_steps=getattr(args, "max_steps", None) or None)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ rules: a change to them must bump it, and tests pin a few seeds per topic.
 
 `--format json` gives PrairieLearn-style data: {"params": ...} for the question, and
 with --solve also {"correct_answers": ..., "proofs": ...}; `grade()` scores answers.
+`prairielearn_generate` / `prairielearn_grade` are a PrairieLearn server.py's two steps.
 """
 
 from __future__ import annotations
@@ -27,11 +28,22 @@ HANDLERS = ("do_anonymous_page", "do_read_fault", "do_cow_fault", "do_shared_fau
             "do_huge_pmd_wp_page", "shmem_fault", "handle_userfault", "do_sigbus")
 
 
+# The kinds of question, each one sentence about one scenario line: the OSTEP-style
+# questions of the course ("how many minor and major faults does step 4 take?").
+QUESTIONS = {
+    "faults": "How many minor and major faults does line {line} (`{text}`) take?",
+    "handler": "Which function handles the first fault of line {line} (`{text}`)?",
+    "value": "What value does {who} read at line {line} (`{text}`)?",
+    "swapcache": "After line {line} (`{text}`), how many pages are in the swap cache?",
+}
+
+
 @dataclass(frozen=True)
 class Ask:
-    """A question before it is answered: kind, the scenario line it is about, and text."""
+    """A question before it is answered: its kind (a QUESTIONS key), the scenario line
+    it is about, and its text."""
 
-    kind: str            # faults, handler, value, swapcache, majflt
+    kind: str
     line: int
     text: str
     process: str = "main"
@@ -63,17 +75,11 @@ class _Draft:
         self.lines.append(line)
         return len(self.lines)
 
-    def ask_faults(self, line: int) -> None:
-        self.asks.append(Ask("faults", line, f"How many minor and major faults does line "
-                                             f"{line} (`{self.lines[line - 1]}`) take?"))
-
-    def ask_handler(self, line: int) -> None:
-        self.asks.append(Ask("handler", line, f"Which function handles the first fault of "
-                                              f"line {line} (`{self.lines[line - 1]}`)?"))
-
-    def ask_value(self, line: int, who: str = "main") -> None:
-        self.asks.append(Ask("value", line, f"What value does {who} read at line {line} "
-                                            f"(`{self.lines[line - 1]}`)?", who))
+    def ask(self, kind: str, line: int, who: str = "main") -> None:
+        # The swap cache is read once, after the whole scenario has run (solve()).
+        assert kind != "swapcache" or line == len(self.lines), "swapcache asks about the end"
+        text = QUESTIONS[kind].format(line=line, text=self.lines[line - 1], who=who)
+        self.asks.append(Ask(kind, line, text, who))
 
 
 def _span(rng: random.Random, pages: int) -> str:
@@ -90,9 +96,9 @@ def _anon(d: _Draft) -> None:
         d.add(f"read a[{_span(rng, pages)}]")
     w = d.add(f"write a[{_span(rng, pages)}] = {rng.randint(1, 9)}")
     r = d.add("read a[*]")
-    d.ask_faults(w)
-    d.ask_handler(w)
-    d.ask_faults(r)
+    d.ask("faults", w)
+    d.ask("handler", w)
+    d.ask("faults", r)
 
 
 def _cow(d: _Draft) -> None:
@@ -105,14 +111,14 @@ def _cow(d: _Draft) -> None:
     writer = rng.choice(["main", "child"])
     prefix = "as child: " if writer == "child" else ""
     w = d.add(f"{prefix}write a[{_span(rng, pages)}] = {rng.randint(5, 9)}")
-    d.ask_faults(w)
-    d.ask_handler(w)
+    d.ask("faults", w)
+    d.ask("handler", w)
     r = d.add(f"as child: read a[{i}]")
-    d.ask_value(r, "child")
+    d.ask("value", r, "child")
     if rng.random() < 0.5:
         d.add("exit child")
         w2 = d.add(f"write a[{rng.randrange(pages)}] = 1")
-        d.ask_handler(w2)
+        d.ask("handler", w2)
 
 
 def _files(d: _Draft) -> None:
@@ -123,35 +129,34 @@ def _files(d: _Draft) -> None:
     d.add(f"file data size {pages * 4}K {cached}")
     d.add(f"map d file data size {pages * 4}K {share}")
     r = d.add(f"read d[{rng.randrange(pages)}]")
-    d.ask_faults(r)
-    d.ask_handler(r)
+    d.ask("faults", r)
+    d.ask("handler", r)
     w = d.add(f"write d[{rng.randrange(pages)}] = {rng.randint(1, 9)}")
-    d.ask_faults(w)
-    d.ask_handler(w)
+    d.ask("faults", w)
+    d.ask("handler", w)
 
 
-def _fault_around(d: _Draft) -> None:
-    rng = d.rng
-    d.add(f"set fault_around {rng.choice([4, 16, 32, 64])}K")
-    pages = rng.choice([32, 64])
-    d.add(f"file data size {pages * 4}K cached")
-    d.add(f"map d file data size {pages * 4}K shared")
-    r = d.add(f"read d[{rng.randrange(pages)}]")
-    d.ask_handler(r)
-    r2 = d.add("read d[*]")
-    d.ask_faults(r2)
+def _file_sweep(setting: str, sizes: tuple[int, ...], cache: str,
+                first_within: Optional[int], first_ask: str) -> Callable[[_Draft], None]:
+    """A file topic in two reads: one page (among the first `first_within` pages, or
+    anywhere), then the whole file, under a drawn `setting` (fault-around maps cached
+    neighbours; readahead reads uncached ones in)."""
+
+    def build(d: _Draft) -> None:
+        rng = d.rng
+        d.add(f"set {setting} {rng.choice(sizes)}K")
+        pages = rng.choice([32, 64])
+        d.add(f"file data size {pages * 4}K {cache}")
+        d.add(f"map d file data size {pages * 4}K shared")
+        r = d.add(f"read d[{rng.randrange(first_within or pages)}]")
+        d.ask(first_ask, r)
+        d.ask("faults", d.add("read d[*]"))
+
+    return build
 
 
-def _readahead(d: _Draft) -> None:
-    rng = d.rng
-    d.add(f"set read_ahead {rng.choice([16, 32, 64, 128])}K")
-    pages = rng.choice([32, 64])
-    d.add(f"file data size {pages * 4}K uncached")
-    d.add(f"map d file data size {pages * 4}K shared")
-    r = d.add(f"read d[{rng.randrange(4)}]")
-    d.ask_faults(r)
-    r2 = d.add("read d[*]")
-    d.ask_faults(r2)
+_fault_around = _file_sweep("fault_around", (4, 16, 32, 64), "cached", None, "handler")
+_readahead = _file_sweep("read_ahead", (16, 32, 64, 128), "uncached", 4, "faults")
 
 
 def _swap(d: _Draft) -> None:
@@ -165,10 +170,9 @@ def _swap(d: _Draft) -> None:
     if rng.random() < 0.5:
         d.add("swapout a[*]")
     r = d.add(f"read a[{_span(rng, pages)}]")
-    d.ask_faults(r)
-    d.ask_handler(r)
-    d.asks.append(Ask("swapcache", r, "After the last line, how many pages are in the "
-                                      "swap cache?"))
+    d.ask("faults", r)
+    d.ask("handler", r)
+    d.ask("swapcache", r)
 
 
 def _hugetlb(d: _Draft) -> None:
@@ -178,10 +182,10 @@ def _hugetlb(d: _Draft) -> None:
     d.add(f"map h hugetlb size {2 * huge}M {rng.choice(['private', 'shared'])}")
     first = rng.choice(["read", "write"])
     a = d.add(f"{first} h[*]")
-    d.ask_faults(a)
-    d.ask_handler(a)
+    d.ask("faults", a)
+    d.ask("handler", a)
     b = d.add("write h[*]")
-    d.ask_faults(b)
+    d.ask("faults", b)
 
 
 def _thp(d: _Draft) -> None:
@@ -190,8 +194,8 @@ def _thp(d: _Draft) -> None:
     advice = rng.choice([" hugepage", ""])
     d.add(f"map big anon size 4M{advice}")
     w = d.add(f"{rng.choice(['read', 'write'])} big[*]")
-    d.ask_faults(w)
-    d.ask_handler(w)
+    d.ask("faults", w)
+    d.ask("handler", w)
 
 
 def _uffd(d: _Draft) -> None:
@@ -203,9 +207,9 @@ def _uffd(d: _Draft) -> None:
     value = rng.randint(1, 99)
     d.add(f"uffd handle missing by {action}" + (f" {value}" if action == "copy" else ""))
     r = d.add(f"read heap[{_span(rng, pages)}]")
-    d.ask_faults(r)
-    d.ask_handler(r)
-    d.ask_value(d.add(f"read heap[{rng.randrange(pages)}]"))
+    d.ask("faults", r)
+    d.ask("handler", r)
+    d.ask("value", d.add(f"read heap[{rng.randrange(pages)}]"))
 
 
 TOPICS: dict[str, tuple[str, Callable[[_Draft], None]]] = {
@@ -253,6 +257,8 @@ def solve(quiz: Quiz) -> Quiz:
             answer = _handler(faulted[0]) if faulted else "no fault"
         elif ask.kind == "value":
             answer = steps[-1].value if steps else None
+            if not faulted:
+                proof = f"no fault: {ask.process}'s PTE already mapped the page, holding {answer}"
         else:
             answer = memory.swap_cache if memory else 0
             proof = f"show memory: swap cache {answer} pages"
@@ -293,6 +299,33 @@ def grade(correct: dict[str, Any], submitted: dict[str, Any]) -> dict[str, Any]:
     verdicts = {q: _same(submitted.get(q), a) for q, a in correct.items()}
     score = sum(verdicts.values()) / len(verdicts) if verdicts else 0.0
     return {"score": score, "correct": verdicts}
+
+
+def prairielearn_generate(data: dict[str, Any], topic: str) -> None:
+    """The body of a PrairieLearn question's `generate(data)` in server.py: the quiz of
+    this variant into data["params"], its answers into data["correct_answers"].
+
+    PrairieLearn's input elements take one value each, so a fault-count answer becomes
+    two answer names: q1_minor and q1_major.
+    """
+    quiz = solve(generate(topic, int(data["variant_seed"]) % 1_000_000))
+    solved = to_data(quiz, solved=True)
+    data["params"].update(solved["params"], proofs=solved["proofs"])
+    for name, answer in solved["correct_answers"].items():
+        if isinstance(answer, dict):
+            data["correct_answers"].update({f"{name}_{k}": v for k, v in answer.items()})
+        else:
+            data["correct_answers"][name] = answer
+
+
+def prairielearn_grade(data: dict[str, Any]) -> None:
+    """The body of `grade(data)`: one partial score per answer name, and the total."""
+    submitted = data.get("submitted_answers", {})
+    for name, answer in data["correct_answers"].items():
+        ok = _same(submitted.get(name), answer)
+        data["partial_scores"][name] = {"score": 1.0 if ok else 0.0, "weight": 1}
+    scores = [p["score"] for p in data["partial_scores"].values()]
+    data["score"] = sum(scores) / len(scores) if scores else 0.0
 
 
 def _same(given: Any, answer: Any) -> bool:

@@ -150,9 +150,10 @@ def _page(text: str, console: Console) -> None:
 
 def run_repl(vi: bool = False, *, input: Optional[Input] = None,
              output: Optional[Output] = None, console: Optional[Console] = None,
-             cwd: Optional[Path] = None) -> int:
+             cwd: Optional[Path] = None, max_steps: Optional[int] = None) -> int:
     """The interactive loop. Returns the exit status (0)."""
-    session = ReplSession(cwd=cwd or Path.cwd(), options=ReplOptions(keys="vi" if vi else "emacs"))
+    options = ReplOptions(keys="vi" if vi else "emacs", max_steps=max_steps)
+    session = ReplSession(cwd=cwd or Path.cwd(), options=options)
     history, warning = _history(history_path())
     prompt = _prompt_session(session, history, input, output)
     screen = _Screen(console)

@@ -41,6 +41,7 @@ HISTORY_LIMIT = 200
 class ReplOptions:
     trace: bool = False           # the whole call tree after every fault
     keys: str = "emacs"           # or "vi"
+    max_steps: Optional[int] = None   # page operations a statement may take (None: default)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class ReplSession:
     def __post_init__(self) -> None:
         self.runner: Optional[Runner] = None
         self.statements: tuple[ast.Statement, ...] = ()
-        self.timeline = Timeline(_new_runner, self.history_limit)
+        self.timeline = Timeline(self._new_runner, self.history_limit)
         self.timeline.start((None, ()))
 
     # --- input ------------------------------------------------------------------------
@@ -193,7 +194,7 @@ class ReplSession:
 
     def ensure_runner(self) -> Runner:
         if self.runner is None:
-            self.runner = _new_runner()
+            self.runner = self._new_runner()
         return self.runner
 
     def _run_one(self, stmt: ast.Statement, header: bool) -> RenderableType:
@@ -335,7 +336,9 @@ class ReplSession:
             ram, swap = (runner.settings.ram, runner.settings.swap) if runner else \
                 (int(DEFAULTS["ram"]), int(DEFAULTS["swap"]))
             kernel = runner.settings.kernel if runner else str(DEFAULTS["kernel"])
-            return ToolbarStatus(free=ram >> 12, swap_total=swap >> 12, kernel=kernel,
+            # Slot 0 of a swap area is its header, as swapon counts (kernel/mm/swapfile.py).
+            slots = max(2, swap >> 12) - 1 if swap else 0
+            return ToolbarStatus(free=ram >> 12, swap_total=slots, kernel=kernel,
                                  **common)  # type: ignore[arg-type]
         from faultlang.runtime.inspect import swap_used
 
@@ -345,7 +348,7 @@ class ReplSession:
                              majflt=counters.majflt, rss=counters.rss,
                              free=machine.system.phys.nr_free(),
                              swap_used=swap_used(machine.system),
-                             swap_total=runner.settings.swap >> 12,
+                             swap_total=machine.system.swap.total() if machine.system.swap else 0,
                              kernel=runner.settings.kernel, **common)  # type: ignore[arg-type]
 
     def current_process(self) -> str:
@@ -378,11 +381,12 @@ class ReplSession:
         import faultlang.repl._views  # noqa: F401
         import faultlang.runtime.runner  # noqa: F401
 
+    def _new_runner(self) -> Runner:
+        from faultlang.runtime.runner import Runner
 
-def _new_runner() -> Runner:
-    from faultlang.runtime.runner import Runner
-
-    return Runner(source_name="<repl>")
+        if self.options.max_steps is None:
+            return Runner(source_name="<repl>")
+        return Runner(source_name="<repl>", max_steps=self.options.max_steps)
 
 
 _OBSERVING = (ast.Title, ast.Show, ast.ExpectCounter, ast.ExpectOutcome, ast.ExpectPath,

@@ -27,6 +27,22 @@ def faultlang(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300)
 
 
+def run_pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # The plugin comes from its pytest11 entry point, as in a student's checkout. The
+    # hypothesis and benchmark plugins of this project's own test environment are left
+    # out: a course does not use them, and loading them doubles every run's start-up.
+    quiet = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark"]
+    return subprocess.run([sys.executable, "-m", "pytest", *quiet, *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(name="run_pytest")
+def run_pytest_fixture():
+    """Run pytest in a subprocess: run_pytest(*args, cwd=DIR)."""
+    return run_pytest
+
+
 @pytest.fixture(name="faultlang")
 def faultlang_fixture():
     """Run the faultlang CLI in a subprocess: faultlang(*args, cwd=DIR)."""

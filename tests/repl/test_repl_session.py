@@ -14,7 +14,7 @@ import pytest
 
 from faultlang.errors import ScenarioError
 from faultlang.lang.parse import parse_path
-from faultlang.repl.session import ReplSession, join_continuations
+from faultlang.repl.session import ReplOptions, ReplSession, join_continuations
 from faultlang.runtime.runner import run_scenario
 
 Type = Callable[[str], str]
@@ -370,8 +370,17 @@ def test_status_follows_the_current_process(session: ReplSession, type_: Type) -
     type_("map heap anon size 64K\nwrite heap[0..2]\nfork child\nswitch child\nwrite heap[0]")
     status = session.status()
     assert (status.process, status.minflt, status.rss) == ("child", 1, 2)
-    assert status.free == 65536 - 3 and status.swap_total == 4096
+    # 16M of swap is 4096 pages, and the first is the swap header: as `show memory` says.
+    assert status.free == 65536 - 3 and status.swap_total == 4095
     assert session.current_process() == "child"
+
+
+def test_status_counts_swap_slots_alike_before_and_after_the_machine_is_built(
+        session: ReplSession, type_: Type) -> None:
+    type_("set swap 16M")
+    before = session.status().swap_total
+    type_("map heap anon size 64K")
+    assert before == session.status().swap_total == 4095
 
 
 def test_names_lists_mappings_processes_and_files(session: ReplSession, type_: Type) -> None:
@@ -395,3 +404,44 @@ def test_ctrl_c_is_held_back_until_a_restore_or_a_checkpoint_is_done() -> None:
     with sigint_deferred(reraise=False):
         os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_undo_after_hugetlb_mappings_restores_the_pool(session: ReplSession) -> None:
+    from faultlang.runtime.inspect import memory_view
+    from faultlang.runtime.invariants import check_invariants
+    for line in ("set hugepages 4", "file f size 2M on hugetlbfs", "map a file f size 2M shared",
+                 "map h hugetlb size 2M", "write a[0] = 3", "write h[0] = 4", "fork c"):
+        assert "error" not in session.execute(line).text(width=100)
+
+    def pool() -> tuple[int, int]:
+        assert session.runner is not None
+        view = memory_view(session.runner.ensure_machine().system)
+        return view.hugepages_free, dict(view.extra)["HugePages_Rsvd"]
+
+    assert pool() == (2, 0)
+    session.execute(":undo 3")                   # before both writes and the fork
+    assert pool() == (4, 2)
+    session.execute("as main: read a[0]")
+    session.execute("write h[0] = 5")
+    machine = session.runner.ensure_machine()
+    assert machine.steps[-2].value == 0 and pool() == (2, 0)
+    assert machine.mappings["h"].kind == "hugetlb"
+    vma = machine.processes["main"].mm.vma_lookup(machine.mappings["h"].start)
+    from faultlang.kernel.mm.hugetlb import hugetlb_vm_ops
+    assert vma.vm_ops is hugetlb_vm_ops          # the shared table, not a copy
+    assert check_invariants(machine.system) == []
+    text = session.execute("file g size 2M on hugetlbfs uncached").text(width=100)
+    assert "'uncached' means nothing on hugetlbfs" in text
+
+
+def test_the_step_limit_is_a_session_option_that_survives_reset(tmp_path: Path) -> None:
+    session = ReplSession(cwd=tmp_path, options=ReplOptions(max_steps=10))
+    session.execute("map heap anon size 64K")
+    refused = session.execute("write heap[*]").text()
+    assert "this statement would take the run past 10 page operations" in refused
+    session.execute(":reset")
+    session.execute("map heap anon size 64K")
+    assert "past 10 page operations" in session.execute("write heap[*]").text()
+    assert "steps 1–10  write" in session.execute("write heap[0..10]").text()
+    # The limit counts the whole session's page operations, as in one `faultlang run`.
+    assert "past 10 page operations" in session.execute("write heap[10]").text()

@@ -49,6 +49,11 @@ class Terminal:
     def type(self, *keys: str) -> None:
         self.tmux("send-keys", *keys)
 
+    def alive(self) -> bool:
+        done = subprocess.run(["tmux", "-L", self.socket, "has-session"], capture_output=True,
+                              env=self.env, timeout=10, check=False)
+        return done.returncode == 0
+
     def stop(self) -> None:
         self.tmux("kill-server")
 
@@ -62,9 +67,9 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
     term.stop()
 
 
-def start_repl(terminal: Terminal, tmp_path: Path) -> tuple[float, str]:
+def start_repl(terminal: Terminal, tmp_path: Path, *options: str) -> tuple[float, str]:
     began = time.monotonic()
-    terminal.start(f"cd {tmp_path} && {sys.executable} -m faultlang")
+    terminal.start(f"cd {tmp_path} && {sys.executable} -m faultlang {' '.join(options)}")
     screen = terminal.wait_for(lambda s: "fault(main)>" in s)
     return time.monotonic() - began, screen
 
@@ -96,7 +101,9 @@ def test_an_unfinished_statement_continues_and_ctrl_c_interrupts_a_long_one(
         terminal: Terminal, tmp_path: Path) -> None:
     start_repl(terminal, tmp_path)
     terminal.type("set ram 8G", "Enter", "map big anon", "Enter")
-    screen = terminal.wait_for(lambda s: "....... " in s)        # the continuation prompt
+    # The continuation prompt (capture-pane drops its trailing space).
+    screen = terminal.wait_for(lambda s: "\n......." in s)
+    assert "fault(main)> map big anon\n......." in screen, screen
     terminal.type("size 4G", "Enter")
     terminal.wait_for(lambda s: "1048576 pages" in s)
     terminal.type("write big[*]", "Enter")
@@ -107,4 +114,56 @@ def test_an_unfinished_statement_continues_and_ctrl_c_interrupts_a_long_one(
     terminal.type("show counters", "Enter")
     screen = terminal.wait_for(lambda s: "pgmajfault" in s)
     assert "main       1       0       0" in screen
+    terminal.type(":quit", "Enter")
+
+
+def test_ctrl_c_drops_the_input_and_ctrl_d_quits(terminal: Terminal, tmp_path: Path) -> None:
+    start_repl(terminal, tmp_path)
+    terminal.type("map heap anon size 64K", "Enter")
+    terminal.wait_for(lambda s: "16 pages" in s)
+    terminal.type("-l", "write heap[0..8]")
+    terminal.wait_for(lambda s: "write heap[0..8]" in s)
+    terminal.type("C-c")
+    screen = terminal.wait_for(lambda s: s.count("fault(main)>") == 3)
+    assert screen.count("fault(main)>") == 3, screen        # a fresh, empty prompt
+    terminal.type("show counters", "Enter")
+    screen = terminal.wait_for(lambda s: "pgmajfault" in s)
+    assert "main       1       0       0            0" in screen, screen   # nothing ran
+    assert terminal.alive()
+    terminal.type("C-d")
+    deadline = time.monotonic() + 10
+    while terminal.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not terminal.alive(), "Ctrl-D on an empty line should leave the REPL"
+
+
+def test_a_range_past_the_step_limit_is_refused_at_once(terminal: Terminal,
+                                                         tmp_path: Path) -> None:
+    start_repl(terminal, tmp_path)
+    terminal.type("map big anon size 64G", "Enter")       # 16M pages: past 5M operations
+    terminal.wait_for(lambda s: "16777216 pages" in s)
+    terminal.type("write big[*]", "Enter")
+    # the hint is printed before the prompt is redrawn: wait for both
+    screen = terminal.wait_for(lambda s: "hint:" in s and [
+        line for line in s.splitlines() if line.strip()][-2] == "fault(main)>")
+    assert "error: this statement would take the run past 5,000,000 page operations" in screen
+    assert "raise the limit with --max-steps" in screen
+    shown = [line for line in screen.splitlines() if line.strip()]
+    assert shown[-2] == "fault(main)>", screen          # a new prompt, above the toolbar
+
+
+def test_a_huge_range_runs_until_ctrl_c_and_the_session_goes_on(terminal: Terminal,
+                                                                 tmp_path: Path) -> None:
+    # With the limit raised (as the hint says), writing 64G runs for minutes.
+    start_repl(terminal, tmp_path, "repl", "--max-steps", "20000000")
+    terminal.type("map big anon size 64G", "Enter")
+    terminal.wait_for(lambda s: "16777216 pages" in s)
+    terminal.type("write big[*]", "Enter")
+    time.sleep(1.0)
+    terminal.type("C-c")
+    screen = terminal.wait_for(lambda s: "interrupted" in s)
+    assert "interrupted: line 2 stopped part-way and was undone" in screen, screen
+    terminal.type("write big[5]", "Enter")
+    screen = terminal.wait_for(lambda s: "step 1  write" in s)
+    assert "step 1  write  0x7f0000005000  big[5]  minor  do_anonymous_page" in screen, screen
     terminal.type(":quit", "Enter")

@@ -43,7 +43,8 @@ def shown_in_order(expected: list[str], actual: list[str]) -> str:
 def test_the_tour_has_the_steps_the_issue_asks_for() -> None:
     commands = [command for _, command, _ in tour_steps()]
     for wanted in ("map heap anon size 64K", "read heap[0]", "write heap[0]", "fork child",
-                   "as child: write heap[0]", ":undo", ":explain do_wp_page", ":why heap[0]"):
+                   "as child: write heap[0]", "swapout heap[4..8]", "reclaim 3",
+                   ":undo", ":forward", ":explain do_wp_page", ":why heap[0]"):
         assert wanted in commands
 
 
