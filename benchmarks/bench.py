@@ -8,7 +8,7 @@ Cases (issue 2's targets on our 2-core machine):
                         read at the first page of each fault-around window, so that every
                         read is a fault that maps its window (filemap_map_pages); call paths
                         recorded. Counts the pages mapped, per second of those faults.
-  replay accesses/s     the ls -l lackey trace (926,699 accesses) replayed under each
+  replay accesses/s     the ls -l lackey trace (927,437 accesses, played on to 1,000,000) under each
                         reclaim policy with 64 and 1,024 frames (zram swap, zero_page off);
                         read from /work/shared/traces/ls-l.lackey.xz, skipped if absent.
                         Parsing the .xz is timed apart (done once, then cached).
@@ -110,6 +110,9 @@ def bench_run() -> float:
         path.write_text(SMALL)
         cmd = [sys.executable, "-m", "faultlang", "run", str(path)]
         env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+        # An installed faultlang runs from byte-compiled modules (pip compiles them);
+        # a machine that sets PYTHONDONTWRITEBYTECODE would time compiling instead.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run(cmd, env=env, capture_output=True)          # warm the parser cache
         best = float("inf")
         for _ in range(5):
@@ -124,6 +127,24 @@ REGIONS = (("prog", 0x100000, 256 << 10), ("ld", 0x4000000, 512 << 10),
            ("libs", 0x4800000, 4 << 20), ("stack", 0x1ffeff8000, 64 << 10))
 
 
+ACCESSES = 1_000_000          # issue 6: a 1,000,000-access trace
+
+
+def _first_accesses(runs: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """The first n accesses of the trace played over and over (the program run again):
+    ls -l's trace has 927,437, the issue's case has 1,000,000."""
+    out: list[tuple[int, int]] = []
+    left = n
+    while left:
+        for key, count in runs:
+            take = min(count, left)
+            out.append((key, take))
+            left -= take
+            if not left:
+                break
+    return out
+
+
 def bench_replay() -> list[tuple[str, str, str]]:
     from faultlang.runtime.trace import load_trace, replay
     if not TRACE.exists():
@@ -131,8 +152,10 @@ def bench_replay() -> list[tuple[str, str, str]]:
     t0 = time.perf_counter()
     runs = load_trace(TRACE, "lackey")
     parse = time.perf_counter() - t0
+    parsed = sum(c for _, c in runs)
+    runs = _first_accesses(runs, ACCESSES)
     total = sum(c for _, c in runs)
-    rows = [(f"replay: parse {total:,} accesses (s)", f"{parse:.2f}", "once per file")]
+    rows = [(f"replay: parse {parsed:,} accesses (s)", f"{parse:.2f}", "once per file")]
     for policy in ("linux", "fifo", "lru", "clock", "opt"):
         for frames in (64, 1024):
             machine = Machine(Settings(ram=frames * 4096, swap=64 << 20, swap_device="zram",
@@ -160,7 +183,9 @@ def main() -> None:
         ("anon minor faults/s (paths recorded)", f"{bench_faults(True):,.0f}", ">= 200,000"),
         ("anon minor faults/s (no recording)", f"{bench_faults(False):,.0f}", ""),
         ("resident accesses/s", f"{bench_resident():,.0f}", ">= 1,000,000"),
-        ("faultlang run, 20 lines (s, best of 5)", f"{bench_run():.3f}", "< 0.3"),
+        ("faultlang run, 20 lines (s, best of 5)" + ("" if sys.prefix != sys.base_prefix
+                                                     else ", not in a venv"),
+         f"{bench_run():.3f}", "< 0.3 in a venv"),
     ]
     rate, mapped, faults = bench_fault_around()
     rows.append((f"fault-around pages mapped/s ({mapped:,} pages, {faults:,} faults)",

@@ -16,7 +16,6 @@ import fnmatch
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence, TextIO
@@ -100,6 +99,8 @@ def run_all(scenarios: Sequence[Path], root: Optional[Path], update: bool,
     work = [(str(p), str(root or find_root(p)), update) for p in scenarios]
     if jobs <= 1 or len(work) < 2:
         return [check_one(*w) for w in work]
+    # imported here: multiprocessing costs every `faultlang run` start-up ~20 ms
+    from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         # Chunks amortise the pickling round trip; many scenarios run in milliseconds.
         chunk = max(1, len(work) // (jobs * 8))
