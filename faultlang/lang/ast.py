@@ -240,6 +240,20 @@ class NumaScan(Node):
     target: Target
 
 
+@dataclass(frozen=True)
+class Migrate(Node):
+    """`migrate TARGET to node N [hold]`: move_pages(2); `hold` stops every page after its
+    migration entries are installed, until `migrate release`."""
+    target: Target
+    node: int
+    hold: bool = False
+
+
+@dataclass(frozen=True)
+class MigrateRelease(Node):
+    """`migrate release`: finish the held migration (copy, PTEs back, wake the waiters)."""
+
+
 # --- userfaultfd (section 8) ---------------------------------------------------
 
 
@@ -377,7 +391,7 @@ Expect = Union[ExpectCounter, ExpectOutcome, ExpectPath, ExpectState, ExpectValu
 Statement = Union[
     Title, Set, FileDecl, ProcessDecl, Fork, Exit, Switch, As, Map,
     Munmap, Mprotect, Madvise, Mlock, Munlock, Msync, Truncate,
-    Access, Trace, Swapout, Reclaim, DropCaches, NumaScan,
+    Access, Trace, Swapout, Reclaim, DropCaches, NumaScan, Migrate, MigrateRelease,
     UffdRegister, UffdUnregister, UffdHandle, UffdCopy, UffdZeropage,
     UffdContinue, UffdWriteprotect, UffdWake,
     Show, ExpectCounter, ExpectOutcome, ExpectPath, ExpectState, ExpectValue,

@@ -74,6 +74,7 @@ class _Checker:
     processes: dict[str, int] = field(default_factory=lambda: {"main": 0})
     exited: set[str] = field(default_factory=set)
     numa_nodes: int = 1
+    migration_held: bool = False
     accessed: bool = False
 
     # --- reporting ---------------------------------------------------------------
@@ -287,6 +288,24 @@ class _Checker:
         self.target(node.target)
 
     _Mlock = _Munlock = _Msync = _Swapout = _NumaScan = _Munmap
+
+    def _Migrate(self, node: ast.Migrate) -> None:
+        self.target(node.target)
+        if node.node < 0 or node.node >= self.numa_nodes:
+            self.fail(node, f"NUMA node {node.node} does not exist "
+                      f"(there {'is' if self.numa_nodes == 1 else 'are'} {self.numa_nodes})",
+                      "raise 'set numa_nodes' first, or pick a node below it")
+        if node.hold:
+            if self.migration_held:
+                self.fail(node, "a migration is already held",
+                          "finish it with 'migrate release' first")
+            self.migration_held = True
+
+    def _MigrateRelease(self, node: ast.MigrateRelease) -> None:
+        if not self.migration_held:
+            self.fail(node, "no migration is held", "hold one with 'migrate TARGET to node N "
+                      "hold' first")
+        self.migration_held = False
     _UffdUnregister = _UffdWake = _Munmap
 
     def _Mprotect(self, node: ast.Mprotect) -> None:

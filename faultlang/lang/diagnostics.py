@@ -50,6 +50,7 @@ USAGE = {
     "trace": "trace FILE [format lackey|plain]",
     "swapout": "swapout TARGET", "reclaim": "reclaim N", "drop_caches": "drop_caches",
     "numa_scan": "numa_scan TARGET",
+    "migrate": "migrate TARGET to node N [hold], or migrate release",
     "uffd": "uffd register|unregister|handle|copy|zeropage|continue|writeprotect|wake"
             "|move|poison ...",
     "show": "show settings|vmas|pagetable [TARGET]|path [N|last]|counters|memory"

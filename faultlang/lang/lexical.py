@@ -19,8 +19,8 @@ SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 STATEMENT_KEYWORDS = ("title", "set", "file", "memfd", "process", "fork", "exit", "switch",
                       "as", "map", "munmap", "mprotect", "madvise", "mlock", "munlock",
                       "msync", "truncate", "read", "write", "exec", "kread", "kwrite",
-                      "trace", "swapout", "reclaim", "drop_caches", "numa_scan", "uffd",
-                      "show", "expect")
+                      "trace", "swapout", "reclaim", "drop_caches", "numa_scan", "migrate",
+                      "uffd", "show", "expect")
 MAP_KINDS = ("anon", "file", "shmem", "hugetlb", "device")
 MAP_FLAGS = ("populate", "locked", "noreserve", "growsdown")
 ADVICE = ("dontneed", "free", "willneed", "pageout", "cold", "hugepage", "nohugepage",
@@ -45,7 +45,8 @@ PROCESS_COUNTERS = ("minflt", "majflt", "page_faults", "rss")
 CMP_OPS = ("==", "!=", "<=", ">=", "<", ">")
 EQ_OPS = ("==", "!=")
 OUTCOMES = ("none", "minor", "major", "SIGSEGV", "SIGBUS", "blocked", "oom", "EFAULT")
-PAGE_STATES = ("none", "zero", "resident", "swapped", "swapcache", "huge", "cow", "uffd_wp")
+PAGE_STATES = ("none", "zero", "resident", "swapped", "swapcache", "huge", "cow", "uffd_wp",
+               "migration")
 
 
 class LexicalError(ValueError):

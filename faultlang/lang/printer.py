@@ -183,6 +183,17 @@ def _(node: ast.Trace) -> str:
 
 
 @format_statement.register
+def _(node: ast.Migrate) -> str:
+    return f"migrate {format_target(node.target)} to node {node.node}" + \
+        (" hold" if node.hold else "")
+
+
+@format_statement.register
+def _(node: ast.MigrateRelease) -> str:
+    return "migrate release"
+
+
+@format_statement.register
 def _(node: ast.Reclaim) -> str:
     return f"reclaim {node.count}"
 

@@ -329,6 +329,12 @@ class ToAst:
     def numa_scan(self, meta: Meta, c: list) -> ast.NumaScan:
         return ast.NumaScan(c[0], span=span_of_meta(meta))
 
+    def migrate(self, meta: Meta, c: list) -> ast.Migrate:
+        return ast.Migrate(c[0], c[1], c[2] is not None, span=span_of_meta(meta))
+
+    def migrate_release(self, meta: Meta, c: list) -> ast.MigrateRelease:
+        return ast.MigrateRelease(span=span_of_meta(meta))
+
     # --- userfaultfd -----------------------------------------------------------------
 
     def uffd_register(self, meta: Meta, c: list) -> ast.UffdRegister:

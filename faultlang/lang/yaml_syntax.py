@@ -57,7 +57,8 @@ PRIMARY = {"fork": "child", "process": "name", "exit": "name", "switch": "name",
            "reclaim": "pages", "show": "view", "read": "target", "write": "target",
            "exec": "target", "kread": "target", "kwrite": "target", "munmap": "range",
            "mprotect": "range", "madvise": "range", "mlock": "range", "munlock": "range",
-           "msync": "range", "swapout": "range", "numa_scan": "range", "map": "name"}
+           "msync": "range", "swapout": "range", "numa_scan": "range", "migrate": "range",
+           "map": "name"}
 
 
 def load_yaml_scenario(text: str, source_name: str = "<input>") -> ast.Scenario:
@@ -326,6 +327,12 @@ class _Lowering:
 
     def _numa_scan(self, pairs: list, step: Node) -> ast.Statement:
         return self._range_op(ast.NumaScan, "numa_scan", pairs, step)
+
+    def _migrate(self, pairs: list, step: Node) -> ast.Migrate:
+        # `migrate: release` is a scalar step (parsed as text); this is the keyed form
+        f = self.fields(pairs, step, "migrate", ("range", "node", "hold"))
+        return ast.Migrate(f.need("range", self.target), f.need("node", self.src.number),
+                           f.get("hold", self.src.flag, False), span=node_span(step))
 
     def _mprotect(self, pairs: list, step: Node) -> ast.Mprotect:
         f = self.fields(pairs, step, "mprotect", ("range", "prot"))

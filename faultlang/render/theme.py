@@ -60,6 +60,7 @@ _STATE_STYLES = {
     "zero": "pte.zero",
     "swapped": "pte.swap",
     "swapcache": "pte.swap",
+    "migration": "pte.swap",
     "cow": "pte.cow",
     "huge": "pte.huge",
 }

@@ -62,7 +62,7 @@ _PARTIAL = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_.\-]*|[0-9][0-9A-Za-z_]*|[=!<>\-.
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*|->|\S")
 _CLASSES = {"NAME", "NUMBER", "STRING", "PROT", "VERSION", "NEWLINE"}
 _TARGET_WORDS = {"read", "write", "exec", "kread", "kwrite", "munmap", "mprotect", "madvise",
-                 "mlock", "munlock", "msync", "swapout", "numa_scan", "pagetable", "state",
+                 "mlock", "munlock", "msync", "swapout", "numa_scan", "migrate", "pagetable", "state",
                  "value", "register", "unregister", "copy", "zeropage", "continue",
                  "writeprotect", "wake", "move", "to", "poison"}
 _PROTS = ("r", "rw", "r-x", "rwx", "---")

@@ -55,6 +55,8 @@ def page_state(mm: MmStruct, address: int) -> str:
         return "none"
     if huge:
         return "huge"
+    if pt.is_migration_entry(entry):
+        return "migration"
     if pt.is_pte_marker(entry):
         return "uffd_wp" if pt.pte_marker_kind(entry) & pt.PTE_MARKER_UFFD_WP else "marker"
     if pt.is_swap_pte(entry):
@@ -89,6 +91,8 @@ def peek_value(mm: MmStruct, address: int) -> Optional[int]:
         return system.phys.mem[pfn]
     if entry and pt.is_swap_pte(entry) and system.swap is not None:
         return system.swap.peek(entry)
+    if entry and pt.is_migration_entry(entry):      # the old page, until the copy is done
+        return system.phys.mem[pt.swp_offset(entry)]
     if vma.vm_ops is not None and hasattr(vma.vm_ops, "peek"):
         return vma.vm_ops.peek(vma, address)
     return 0
@@ -109,14 +113,17 @@ def vma_views(mm: MmStruct) -> tuple[VmaView, ...]:
 
 def _pte_view(mm: MmStruct, level: str, index: int, address: int, entry: int, label) -> PteView:
     present = bool(entry & (pt._PAGE_PRESENT | pt._PAGE_PROTNONE))
-    pfn = (entry & pt.PFN_MASK) >> 12 if present or pt.is_swap_pte(entry) else None
+    migration = pt.is_migration_entry(entry)
+    pfn = (entry & pt.PFN_MASK) >> 12 if present or migration or pt.is_swap_pte(entry) else None
     state = page_state(mm, address)
     value = None
-    if present:
+    if present or migration:
         value = mm.system.phys.mem[pfn] if pfn is not None and pfn < len(mm.system.phys.mem) else None
     flags = pt.pte_flag_names(entry) if present else (
         ("swap", f"type {pt.swp_type(entry)}", f"offset {pt.swp_offset(entry)}")
-        if pt.is_swap_pte(entry) else ("marker",))
+        if pt.is_swap_pte(entry) else
+        ("migration", "writable" if pt.swp_type(entry) == pt.SWP_MIGRATION_WRITE else "readable")
+        if migration else ("marker",))
     pmem = mm.system.pmem
     if present and pmem is not None and pfn is not None and pfn >= pmem.start_pfn:
         flags += ("dax",)                 # a page of the DAX device, not of RAM

@@ -47,6 +47,11 @@ def check_invariants(system) -> list[str]:
             if not entry & (pt._PAGE_PRESENT | pt._PAGE_PROTNONE):
                 if pt.is_swap_pte(entry):
                     rss[2] += 1
+                elif pt.is_migration_entry(entry):      # counted as its page
+                    folio = phys.page_folio(pt.swp_offset(entry))
+                    if folio is not None:
+                        rss[1 if folio.anon else 3 if getattr(folio.mapping, "shmem", False)
+                            else 0] += 1
                 continue
             if entry & (pt._PAGE_SPECIAL | pt._PAGE_DEVMAP):
                 continue                  # no struct page behind it, or 6.12 DAX
@@ -71,7 +76,10 @@ def check_invariants(system) -> list[str]:
         if folio.mapcount != mapped.get(key, 0):
             problems.append(f"folio {folio.pfn:#x}: mapcount {folio.mapcount}, "
                             f"mapped by {mapped.get(key, 0)} PTEs")
-        if folio.anon and folio.refcount != folio.mapcount + (1 if folio.swapcache else 0):
+        # a folio under a held migration also has its isolation reference
+        isolated = 1 if folio.locked and not folio.lru and not folio.mapcount else 0
+        if folio.anon and folio.refcount != folio.mapcount + (1 if folio.swapcache else 0) \
+                + isolated:
             problems.append(f"anon folio {folio.pfn:#x}: refcount {folio.refcount}, "
                             f"mapcount {folio.mapcount}")
     ram_end = phys.zones[-1].end_pfn      # DAX device pages are not RAM frames

@@ -35,7 +35,8 @@ _NOT_DECIDERS = frozenset({"mm_account_fault", "__alloc_pages", "vmf_anon_prepar
                            "access_error", "force_sig_fault", "exc_page_fault",
                            "do_user_addr_fault", "faultin_page", "numa_migrate_check",
                            "grab_mapping_entry", "ext4_iomap_begin", "dax_insert_entry",
-                           "unmap_mapping_pages"})
+                           "unmap_mapping_pages", "migrate_folio_unmap", "try_to_migrate",
+                           "migrate_folio_move", "remove_migration_ptes"})
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Machine:
         self.line = 0
         self.statement_index = 0
         self.oom_reported: set[int] = set()      # pids whose OOM kill has been noted
+        self.held: list = []     # migrations stopped after their unmap phase (runtime/migrate.py)
         policy = self.system.policy
         if policy is not None:           # textbook reclaim: see runtime/policies.py
             from faultlang.runtime.policies import page_key

@@ -133,6 +133,9 @@ class Runner:
         return rec
 
     def run_action(self, machine: Machine, stmt: ast.Statement, process: Optional[str]) -> list[str]:
+        if machine.held:
+            from faultlang.runtime.migrate import check_hold
+            check_hold(machine, stmt)
         if isinstance(stmt, ast.Access):
             machine.access(stmt.op, stmt.target, stmt.value, stmt, process)
             return uffd.blocked_notes(machine, process)
@@ -153,6 +156,12 @@ class Runner:
         if isinstance(stmt, ast.NumaScan):
             from faultlang.runtime.swap import run_numa_scan
             return run_numa_scan(machine, stmt, process)
+        if isinstance(stmt, ast.Migrate):
+            from faultlang.runtime.migrate import run_migrate
+            return run_migrate(machine, stmt, process)
+        if isinstance(stmt, ast.MigrateRelease):
+            from faultlang.runtime.migrate import run_release
+            return run_release(machine, stmt)
         if isinstance(stmt, ast.Trace):
             from faultlang.runtime.trace import run_trace
             return run_trace(machine, stmt, process, self.source_name)

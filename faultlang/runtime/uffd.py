@@ -28,6 +28,7 @@ from faultlang.kernel.arch.x86.mm.fault import resume_user_addr_fault
 from faultlang.kernel.fs import userfaultfd as uffd
 from faultlang.kernel.include.linux.sched import Task
 from faultlang.kernel.mm.gup import gup_resume
+from faultlang.kernel.mm.migrate import MigrationWait, migration_entry_wake
 from faultlang.kernel.trace import recorder
 from faultlang.lang import ast
 from faultlang.snapshots import CallFrame, StepRecord
@@ -180,6 +181,9 @@ def blocked_notes(machine, process: Optional[str]) -> list[str]:
     wait = task.uffd_wait
     if wait is None:
         return []
+    if isinstance(wait, MigrationWait):        # asleep in migration_entry_wait
+        from faultlang.runtime.migrate import blocked_note
+        return [blocked_note(machine, task)]
     if wait.gup is not None:
         return [f"{wait.gup.syscall or 'the system call'} sleeps in handle_userfault (GUP) at "
                 f"{machine.label(wait.gup.address)}: {wait.msg} is pending; it goes on when "
@@ -192,6 +196,9 @@ def blocked_notes(machine, process: Optional[str]) -> list[str]:
 
 
 def check_not_blocked(task: Task, node: ast.Node) -> None:
+    if isinstance(task.uffd_wait, MigrationWait):
+        raise ScenarioError(f"process '{task.comm}' is blocked in migration_entry_wait",
+                            "end the migration first: migrate release", node.span)
     if task.uffd_wait is not None:
         raise ScenarioError(f"process '{task.comm}' is blocked in a userfaultfd fault",
                             "resolve it first: uffd copy, zeropage, continue, writeprotect "
@@ -203,7 +210,7 @@ def complete_woken(machine, ctx: uffd.UserfaultfdCtx) -> list[str]:
     while ctx.woken:
         msg = ctx.woken.pop(0)
         task = msg.task
-        if task.uffd_wait is None or task.uffd_wait.msg is not msg or not task.alive:
+        if getattr(task.uffd_wait, "msg", None) is not msg or not task.alive:
             continue
         if task.uffd_wait.gup is not None:
             notes += resume_gup(machine, task)
@@ -230,6 +237,7 @@ def resume_gup(machine, task: Task) -> list[str]:
 def resume_access(machine, task: Task) -> list[str]:
     """Finish the access whose thread was woken, then the rest of its range."""
     op, address, stmt_value, blocked, rest = task.uffd_wait.access
+    in_fault = isinstance(task.uffd_wait, MigrationWait)
     value = stmt_value
     if value is None and op in ("write", "kwrite"):
         value = blocked.n                     # what the blocked store was storing
@@ -245,7 +253,9 @@ def resume_access(machine, task: Task) -> list[str]:
     if machine.record:
         recorder.start()
     try:
-        result.ret = resume_user_addr_fault(task)
+        # woken in handle_userfault: do_user_addr_fault retries under the mmap_lock;
+        # woken in migration_entry_wait: handle_mm_fault returns (and counts the fault)
+        result.ret = migration_entry_wake(task) if in_fault else resume_user_addr_fault(task)
         if machine.record:
             retry_raw = recorder.stop()
             recorder.start()
@@ -253,9 +263,13 @@ def resume_access(machine, task: Task) -> list[str]:
     finally:
         later_raw = recorder.stop() if machine.record else []
     from faultlang.runtime.machine import decider, frames_of
-    # the retry runs inside the same do_user_addr_fault as the attempt that blocked
+    # the retry runs inside the same do_user_addr_fault as the attempt that blocked; the
+    # accounting after migration_entry_wait inside the same handle_mm_fault
+    shift = 2
+    if in_fault:
+        shift = next((f.depth + 1 for f in blocked.frames if f.symbol == "handle_mm_fault"), 3)
     frames = blocked.frames + tuple(
-        CallFrame(f.depth + 2, f.symbol, f.file, f.why, f.ret)
+        CallFrame(f.depth + shift, f.symbol, f.file, f.why, f.ret)
         for f in (frames_of(retry_raw) if retry_raw else ())) + (
         frames_of(later_raw) if later_raw else ())
     signal = result.signal

@@ -184,6 +184,13 @@ def handle_mm_fault(vma: Vma, address: int, flags: int, regs) -> int:
             ret = hugetlb_fault(vma.vm_mm, vma, address, flags)
         else:
             ret = _handle_mm_fault(vma, address, flags)
+    current = vma.vm_mm.system.current
+    wait = current.uffd_wait if current is not None else None
+    if wait is not None and getattr(wait, "defers_account", False):
+        # asleep in migration_entry_wait: this fault returns (and is counted) when the
+        # migration wakes it (mm/migrate.py migration_entry_wake)
+        wait.account = (vma.vm_mm, regs, address, flags, ret)
+        return ret
     mm_account_fault(vma.vm_mm, regs, address, flags, ret)
     return ret
 
@@ -504,8 +511,13 @@ def wp_page_copy(vmf: VmFault, old_folio: Optional[Folio]) -> int:
 
 @kfunc(MEMORY_C)
 def do_swap_page(vmf: VmFault) -> int:
-    """do_swap_page - a non-present PTE: a swap entry, or a marker (uffd-wp, guard, poison)."""
+    """do_swap_page - a non-present PTE: a swap entry, a migration entry, or a marker
+    (uffd-wp, guard, poison)."""
     pte = vmf.orig_pte
+    if pt.is_migration_entry(pte):
+        from faultlang.kernel.mm.migrate import migration_entry_wait
+        migration_entry_wait(vmf)
+        return 0
     if pt.is_pte_marker(pte):
         return handle_pte_marker(vmf)
     if pt.is_swap_pte(pte):
@@ -568,6 +580,13 @@ def zap_pte(mm: MmStruct, table: list, i: int) -> None:
         from faultlang.kernel.mm.swapfile import free_swap_and_cache
         mm.rss_stat[MM_SWAPENTS] -= 1
         free_swap_and_cache(system, pte)
+    elif pt.is_migration_entry(pte):
+        # zap_nonpresent_ptes: a migration entry counts as its page (rss, not the rmap:
+        # try_to_migrate already dropped that); the migration puts no PTE back here
+        folio = system.phys.page_folio(pt.swp_offset(pte))
+        if folio is not None:
+            mm.rss_stat[MM_ANONPAGES if folio.anon else MM_SHMEMPAGES
+                        if getattr(folio.mapping, "shmem", False) else MM_FILEPAGES] -= 1
 
 
 @kfunc(MEMORY_C, fault_bits=False)

@@ -12,8 +12,11 @@ Simplified:
 - The target node is always the faulting task's node (`process NAME node N`): no
   memory policies, no two-stage filter (every misplaced page migrates at once).
 - Only order-0 pages are scanned; huge PMDs are left alone (no do_huge_pmd_numa_page).
-- After a migration the faulting PTE is rebuilt as when nothing moved (the kernel's
-  remove_migration_pte leaves a private anonymous page read-only until the next write).
+
+After a migration do_numa_page returns at once: the PTE is the one remove_migration_ptes
+built from the migration entry (mk_pte with the VMA's protections; the protnone PTE was
+not writable, so a private page is read-only until the next write, which is a
+do_wp_page fault).
 """
 
 from __future__ import annotations
@@ -81,8 +84,7 @@ def do_numa_page(vmf: Any) -> int:
     if folio is not None and not folio.order:
         target = numa_migrate_check(folio, vmf)
         if target >= 0 and not migrate_misplaced_folio_prepare(mm.system, folio, vma, target):
-            new = migrate_misplaced_folio(mm.system, folio, target)
-            if new is not None:
-                pte = (pte & ~pt.PFN_MASK) | (new.pfn << 12)
+            if migrate_misplaced_folio(mm.system, folio, target) is not None:
+                return 0                   # remove_migration_ptes rebuilt every mapping
     table[i] = pte                         # numa_rebuild_single_mapping
     return 0

@@ -20,6 +20,11 @@ A non-present, non-zero PTE is a swap entry or marker:
 
     EX the swap entry is exclusive to this mm, MK a PTE marker (uffd-wp, guard, poison)
     rather than a swap slot, type the swap device (or the marker kind).
+
+A migration entry (include/linux/swapops.h) is such an entry whose type is one of the
+SWP_MIGRATION_* numbers above every swap device, and whose offset is the PFN of the
+folio being migrated; bits 5 and 6 keep the old PTE's young and dirty bits (x86 keeps
+them in the offset's high bits: SWP_MIG_YOUNG_BIT, SWP_MIG_DIRTY_BIT).
 """
 
 from __future__ import annotations
@@ -55,6 +60,12 @@ _PAGE_SWP_EXCLUSIVE = 1 << 3
 SWP_TYPE_SHIFT = 52
 SWP_TYPE_MASK = 0x3F
 PFN_MASK = ((1 << 52) - 1) & PAGE_MASK
+# the swap types of migration entries: readable, readable and PageAnonExclusive, writable
+SWP_MIGRATION_READ = 60
+SWP_MIGRATION_READ_EXCLUSIVE = 61
+SWP_MIGRATION_WRITE = 62
+_PAGE_SWP_MIG_YOUNG = 1 << 5
+_PAGE_SWP_MIG_DIRTY = 1 << 6
 
 PTE_FLAG_NAMES = (
     (_PAGE_PRESENT, "present"), (_PAGE_RW, "rw"), (_PAGE_USER, "user"),
@@ -128,8 +139,19 @@ def swp_entry_pte(swp_type: int, offset: int, exclusive: bool = False) -> int:
 
 
 def is_swap_pte(pte: int) -> bool:
+    """A swap slot (not a marker, not a migration entry: is_swap_pte && !non_swap_entry)."""
     return pte != 0 and not pte & _PAGE_PRESENT and not pte & _PAGE_PROTNONE \
-        and not pte & _PAGE_SWP_MARKER
+        and not pte & _PAGE_SWP_MARKER and (pte >> SWP_TYPE_SHIFT) & SWP_TYPE_MASK < SWP_MIGRATION_READ
+
+
+def make_migration_entry(kind: int, pfn: int) -> int:
+    """make_{readable,readable_exclusive,writable}_migration_entry(pfn) as a PTE."""
+    return (pfn << PAGE_SHIFT) | (kind << SWP_TYPE_SHIFT)
+
+
+def is_migration_entry(pte: int) -> bool:
+    return pte != 0 and not pte & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_SWP_MARKER) \
+        and SWP_MIGRATION_READ <= (pte >> SWP_TYPE_SHIFT) & SWP_TYPE_MASK <= SWP_MIGRATION_WRITE
 
 
 def swp_type(pte: int) -> int:
