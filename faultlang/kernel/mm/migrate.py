@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import Folio, Vma
+from faultlang.kernel.mm.rmap import maps_folio, rmap_walk
 from faultlang.kernel.trace import kfunc, why
 
 MIGRATE_C = "mm/migrate.c"
@@ -74,41 +75,6 @@ def folio_putback_lru(system: Any, folio: Folio) -> None:
 # --- the rmap walk: which PTEs map a folio, or hold a migration entry for it -------------
 
 
-def _rmap_slots(system: Any, folio: Folio, want) -> list[tuple[Vma, list, int]]:
-    """rmap_walk(): (vma, PTE table, index) of every PTE of the VMAs that may map this
-    order-0 folio (its anon_vma's, or its file's) for which want(pte) holds. It works
-    while the folio is unmapped too: the anon_vma or mapping stays on the folio."""
-    from faultlang.kernel.mm.memory import lookup_pte
-    out: list[tuple[Vma, list, int]] = []
-    if folio.mapping is None:
-        return out
-    anon = folio.anon
-    root = folio.mapping.root if anon else None
-    for task in system.tasks.values():
-        if not task.alive:
-            continue
-        for vma in task.mm.vmas:
-            if anon:
-                if vma.anon_vma is None or vma.anon_vma.root is not root:
-                    continue
-            elif vma.vm_file is not folio.mapping:
-                continue
-            addr = vma.vm_start + ((folio.index - vma.vm_pgoff) << 12)
-            if not vma.vm_start <= addr < vma.vm_end:
-                continue
-            table, i = lookup_pte(vma.vm_mm, addr)
-            if table is not None and want(table[i]):
-                out.append((vma, table, i))
-    return out
-
-
-def _maps(folio: Folio):
-    pfn = folio.pfn
-    # a NUMA-hinting (protnone) PTE still maps the folio: pte_present() is true
-    return lambda pte: bool(pte & _MAP_BITS) and not pte & pt._PAGE_SPECIAL \
-        and (pte & pt.PFN_MASK) >> 12 == pfn
-
-
 def _migration_entry_for(folio: Folio):
     pfn = folio.pfn
     return lambda pte: pt.is_migration_entry(pte) and pt.swp_offset(pte) == pfn
@@ -122,7 +88,7 @@ def try_to_migrate(system: Any, folio: Folio) -> int:
     mappings are dropped from the rmap (the RSS counters stay: zap counts a migration
     entry as the page). Returns how many PTEs were replaced."""
     from faultlang.kernel.mm.rmap import folio_put, folio_remove_rmap_ptes
-    slots = _rmap_slots(system, folio, _maps(folio))
+    slots = rmap_walk(system, folio, maps_folio(folio))
     kinds = {pt.SWP_MIGRATION_READ: 0, pt.SWP_MIGRATION_READ_EXCLUSIVE: 0,
              pt.SWP_MIGRATION_WRITE: 0}
     for _, table, i in slots:
@@ -161,7 +127,7 @@ def remove_migration_ptes(system: Any, src: Folio, dst: Folio) -> int:
     folio are, writable only from a writable entry; an anonymous page is exclusive again
     unless the entry was plain readable."""
     from faultlang.kernel.mm.rmap import folio_get
-    slots = _rmap_slots(system, src, _migration_entry_for(src))
+    slots = rmap_walk(system, src, _migration_entry_for(src))
     for vma, table, i in slots:
         entry = table[i]
         pte = (dst.pfn << 12) | vma.vm_page_prot              # mk_pte

@@ -6,6 +6,9 @@ Simplified: mapcount is kept per folio (the sum over its pages), the reverse map
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import AnonVma, Folio, Vma
 from faultlang.kernel.mm.page_alloc import free_folio
 
@@ -75,3 +78,40 @@ def anon_vma_fork(child: Vma, parent: Vma) -> None:
     if parent.anon_vma is not None:
         child.anon_vma = AnonVma(parent.anon_vma.root)
         parent.anon_vma.root.degree += 1
+
+
+def rmap_walk(system: Any, folio: Folio, want) -> list[tuple[Vma, list, int]]:
+    """rmap_walk(): (vma, PTE table, index) of every PTE of the VMAs that may map this
+    order-0 folio (its anon_vma's, or its file's) for which want(pte) holds. It works
+    while the folio is unmapped too: the anon_vma or mapping stays on the folio."""
+    from faultlang.kernel.mm.memory import lookup_pte
+    out: list[tuple[Vma, list, int]] = []
+    if folio.mapping is None:
+        return out
+    anon = folio.anon
+    root = folio.mapping.root if anon else None
+    for task in system.tasks.values():
+        if not task.alive:
+            continue
+        for vma in task.mm.vmas:
+            if anon:
+                if vma.anon_vma is None or vma.anon_vma.root is not root:
+                    continue
+            elif vma.vm_file is not folio.mapping:
+                continue
+            addr = vma.vm_start + ((folio.index - vma.vm_pgoff) << 12)
+            if not vma.vm_start <= addr < vma.vm_end:
+                continue
+            table, i = lookup_pte(vma.vm_mm, addr)
+            if table is not None and want(table[i]):
+                out.append((vma, table, i))
+    return out
+
+
+def maps_folio(folio: Folio) -> Callable[[int], bool]:
+    """The rmap_walk test for a PTE that maps this folio."""
+    pfn = folio.pfn
+    # a NUMA-hinting (protnone) PTE still maps the folio: pte_present() is true
+    bits = pt._PAGE_PRESENT | pt._PAGE_PROTNONE
+    return lambda pte: bool(pte & bits) and not pte & pt._PAGE_SPECIAL \
+        and (pte & pt.PFN_MASK) >> 12 == pfn

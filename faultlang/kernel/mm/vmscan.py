@@ -29,6 +29,7 @@ from typing import Any
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import Folio, Vma
 from faultlang.kernel.mm.page_alloc import free_folio
+from faultlang.kernel.mm.rmap import maps_folio, rmap_walk
 from faultlang.kernel.mm.swapfile import delete_from_swap_cache, folio_alloc_swap
 from faultlang.kernel.trace import kfunc, why
 
@@ -70,30 +71,9 @@ def lru_refresh(system: Any) -> Any:
 def folio_ptes(system: Any, folio: Folio) -> list[tuple[Vma, list, int]]:
     """rmap_walk(): (vma, PTE table, index) of every PTE, present or protnone, that maps
     an order-0 folio."""
-    from faultlang.kernel.mm.memory import lookup_pte
-    out: list[tuple[Vma, list, int]] = []
-    if not folio.mapcount or folio.mapping is None:
-        return out
-    anon = folio.anon
-    root = folio.mapping.root if anon else None
-    for task in system.tasks.values():
-        if not task.alive:
-            continue
-        for vma in task.mm.vmas:
-            if anon:
-                if vma.anon_vma is None or vma.anon_vma.root is not root:
-                    continue
-            elif vma.vm_file is not folio.mapping:
-                continue
-            addr = vma.vm_start + ((folio.index - vma.vm_pgoff) << 12)
-            if not vma.vm_start <= addr < vma.vm_end:
-                continue
-            table, i = lookup_pte(vma.vm_mm, addr)
-            # a NUMA-hinting (protnone) PTE still maps the folio: pte_present() is true
-            if table is not None and table[i] & (pt._PAGE_PRESENT | pt._PAGE_PROTNONE) and \
-                    not table[i] & pt._PAGE_SPECIAL and (table[i] & pt.PFN_MASK) >> 12 == folio.pfn:
-                out.append((vma, table, i))
-    return out
+    if not folio.mapcount:
+        return []
+    return rmap_walk(system, folio, maps_folio(folio))
 
 
 def folio_referenced(system: Any, folio: Folio) -> int:
