@@ -22,7 +22,7 @@ from faultlang.lang import ast
 from faultlang.lang.lexical import UFFD_FEATURES
 from faultlang.lang.printer import format_statement
 from faultlang.runtime.support import unsupported
-from faultlang.verify.files import FileState, c_name, cached_ranges
+from faultlang.verify.files import FileState, c_name, cached_ranges, is_hugetlbfs
 
 __all__ = ["Layout", "Planned", "Program", "UffdHost", "generate", "plan_processes",
            "runtime_source"]
@@ -245,6 +245,10 @@ def _emit_file_map(stmt: ast.Map, ctx: _Context, placed: tuple[int, int],
         declared = ctx.files.decls.get(stmt.file or "")
         if declared is None:
             raise _SkipStatement(f"the file '{stmt.file}' was not created on the real kernel")
+        if is_hugetlbfs(declared[1]):
+            # a hugetlb mapping of the file (no MAP_HUGETLB: the file is on hugetlbfs);
+            # mmap reserves pool pages (ENOMEM), so the pool must be the scenario's
+            ctx.need("hugepages")
         ctx.files.mapped[stmt.name] = declared[1].name
         if {"populate", "locked", "willneed", "populate_read", "populate_write"} \
                 & set(stmt.options):
@@ -264,12 +268,18 @@ def _emit_file_map(stmt: ast.Map, ctx: _Context, placed: tuple[int, int],
 @_emits(ast.FileDecl)
 def _emit_file(stmt: ast.FileDecl, ctx: _Context) -> _Emitted:
     if stmt.name not in ctx.files.decls:
-        kind = f"{stmt.fs} dax" if stmt.dax else stmt.fs
-        raise _SkipStatement(f"verify does not translate files on {kind} yet")
+        if stmt.dax:
+            raise _SkipStatement("verify does not translate DAX files: an ext4 dax file needs "
+                                 "a persistent-memory (pmem) device, which this machine "
+                                 "does not have")
+        raise _SkipStatement(f"verify does not translate files on {stmt.fs} yet")
     number, _ = ctx.files.decls[stmt.name]
+    if is_hugetlbfs(stmt):
+        # memfd_create(MFD_HUGETLB | MFD_HUGE_2MB): `cached` is fallocate from the pool
+        ctx.need("hugepages")
     ctx.files.declared(stmt)
     ranges = cached_ranges(stmt)
-    fs = "FV_FS_TMPFS" if stmt.fs == "tmpfs" else "FV_FS_DISK"
+    fs = {"tmpfs": "FV_FS_TMPFS", "hugetlbfs": "FV_FS_HUGETLBFS"}.get(stmt.fs, "FV_FS_DISK")
     body = []
     if ranges:
         pairs = ", ".join(f"{a:#x}, {b:#x}" for a, b in ranges)
@@ -284,6 +294,8 @@ def _emit_truncate(stmt: ast.Truncate, ctx: _Context) -> _Emitted:
     declared = ctx.files.decls.get(stmt.file)
     if declared is None:
         raise _SkipStatement(f"the file '{stmt.file}' was not created on the real kernel")
+    if is_hugetlbfs(declared[1]):
+        ctx.need("hugepages")           # its `file` statement was skipped without the pool
     ctx.files.truncated(stmt.file, stmt.size)
     return _Emitted("control", f"\tfv_file_truncate({declared[0]}, {stmt.size:#x}UL);")
 

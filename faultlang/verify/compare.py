@@ -55,6 +55,7 @@ class SimStatement:
     node: Optional[ast.Statement] = None
     swapped: Optional[int] = None               # swapout: pages of the span now in swap
     cached: Optional[int] = None                # file, truncate, drop_caches: pages cached
+    pool: Optional[int] = None                  # hugetlbfs file, truncate: free pool pages gained
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def simulate(scenario: ast.Scenario) -> Simulation:
                             type(inner).__name__, node=stmt)
         machine = runner.machine
         before = _counters(machine, process)
+        pool_before = files.free_huge_pages(machine)
         first = len(machine.steps) if machine is not None else 0
         try:
             rec = runner.execute(stmt)
@@ -140,7 +142,8 @@ def simulate(scenario: ast.Scenario) -> Simulation:
                            outcomes=outcomes, expect=rec.expect, error=found,
                             address=placed.start if placed else None,
                            swapped=_swapped(machine, process, inner),
-                           cached=files.cached_pages(machine, inner)))
+                           cached=files.cached_pages(machine, inner),
+                           pool=files.pool_change(pool_before, machine, inner)))
     machine = runner.ensure_machine()
     layout = Layout({name: (m.start, m.size) for name, m in machine.mappings.items()},
                     first_steps, skipped, blocking=blocking)
@@ -208,13 +211,27 @@ def _measured(sim: SimStatement, recs: list[Optional[Record]], kind: str,
 
 def _controlled(sim: SimStatement, recs: list[Optional[Record]]) -> list[Cell]:
     """file, truncate, drop_caches: the program's controller ran them, outside every
-    window; what they left in the page cache is compared (cachestat on the real side)."""
+    window; what they left in the page cache is compared (cachestat on the real side).
+    A hugetlbfs file's page cache is pool pages, which cachestat cannot count: what its
+    `file` and `truncate` took from the pool or gave back is compared instead."""
     cells = [Cell.of("result", sim.error or "ok",
                      tuple(_errno_name(r.err) if r else None for r in recs))]
     if sim.cached is not None:
         cells.append(Cell.of("cached", f"{sim.cached} pages cached", tuple(
             f"{r.value} pages cached" if r and r.value is not None else None for r in recs)))
+    if sim.pool is not None:
+        cells.append(Cell.of("pool", _pool_text(sim.pool), tuple(
+            _pool_text(r.value) if r and r.value is not None else None for r in recs)))
     return cells
+
+
+def _pool_text(change: int) -> str:
+    """A change in the hugetlb pool's free pages: "2 huge pages taken", "1 freed"."""
+    if change == 0:
+        return "pool unchanged"
+    noun = "huge page" if abs(change) == 1 else "huge pages"
+    return f"{-change} {noun} taken from the pool" if change < 0 else \
+        f"{change} {noun} freed to the pool"
 
 
 def _observed(sim: SimStatement, recs: list[Optional[Record]]) -> list[Cell]:

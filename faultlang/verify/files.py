@@ -5,7 +5,8 @@ On the real kernel a disk file (`file NAME ...`, ext4) is an unnamed file (O_TMP
 in a scratch directory on a disk file system, written with zeros in writes of the
 folio size and synced; the pages the scenario leaves uncached are dropped with
 POSIX_FADV_DONTNEED and checked with cachestat. A tmpfs file (`memfd`, `on tmpfs`) is
-a memfd. runtime.c does that (its files section); this module chooses and checks the
+a memfd, a hugetlbfs file a hugetlb memfd (MFD_HUGETLB | MFD_HUGE_2MB) whose cached
+pages are fallocate(2)d from the pool. runtime.c does that (its files section); this module chooses and checks the
 scratch directory, which must not be tmpfs (a tmpfs file has no disk to read from, so
 no major fault and no readahead), and removes it afterwards, also on SIGINT, SIGTERM
 and SIGHUP.
@@ -30,7 +31,8 @@ from faultlang.lang import ast
 from faultlang.runtime.support import unsupported
 
 __all__ = ["FileState", "ScratchDir", "cached_pages", "declares_disk_files",
-           "filesystem_type", "maps_cold_files", "scratch_root"]
+           "filesystem_type", "free_huge_pages", "is_hugetlbfs", "maps_cold_files",
+           "pool_change", "scratch_root"]
 
 PAGE = 4096
 # File systems without a disk behind them: their files cannot be cold.
@@ -95,8 +97,13 @@ class FileState:
 
 
 def translated(decl: ast.FileDecl) -> bool:
-    """ext4 and tmpfs files are made on the real kernel; hugetlbfs and DAX files are not."""
-    return decl.fs in ("ext4", "tmpfs") and not decl.dax
+    """ext4, tmpfs and hugetlbfs files are made on the real kernel; DAX files are not
+    (this machine has no persistent memory to put one on)."""
+    return decl.fs in ("ext4", "tmpfs", "hugetlbfs") and not decl.dax
+
+
+def is_hugetlbfs(decl: ast.FileDecl) -> bool:
+    return decl.fs == "hugetlbfs"
 
 
 def cached_ranges(decl: ast.FileDecl) -> list[tuple[int, int]]:
@@ -146,10 +153,40 @@ def cached_pages(machine: Any, stmt: ast.Statement) -> Optional[int]:
     elif isinstance(stmt, ast.Truncate):
         names = [stmt.file]
     elif isinstance(stmt, ast.DropCaches):
-        names = list(files)
+        # hugetlbfs files: drop_caches leaves them, cachestat(2) cannot count them
+        names = [n for n in files if files[n].fs != "hugetlbfs"]
+        return sum(len(files[n].i_pages) for n in names)
     else:
         return None
+    if any(n in files and files[n].fs == "hugetlbfs" for n in names):
+        return None                     # compared as pool pages (pool_change) instead
     return sum(len(files[n].i_pages) for n in names if n in files)
+
+
+def free_huge_pages(machine: Any) -> Optional[int]:
+    """The engine's free hugetlb pool pages (HugePages_Free); None before the machine
+    exists (its pool is then all free once made)."""
+    if machine is None:
+        return None
+    h = machine.system.hstate
+    return h.free_huge_pages if h is not None else 0
+
+
+def pool_change(before: Optional[int], machine: Any, stmt: ast.Statement) -> Optional[int]:
+    """After `file` or `truncate` of a hugetlbfs file: how many free pool pages it
+    gained (negative: took), which the program reads in /proc/meminfo (cachestat(2)
+    refuses hugetlbfs files). None for every other statement."""
+    if machine is None or not isinstance(stmt, (ast.FileDecl, ast.Truncate)):
+        return None
+    name = stmt.name if isinstance(stmt, ast.FileDecl) else stmt.file
+    inode = machine.system.files.get(name)
+    if inode is None or inode.fs != "hugetlbfs":
+        return None
+    after = free_huge_pages(machine)
+    if before is None:                  # the machine was made by this statement
+        h = machine.system.hstate
+        before = h.nr_huge_pages if h is not None else 0
+    return (after or 0) - before
 
 
 # --- the scratch directory -----------------------------------------------------------

@@ -41,6 +41,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1097,7 +1098,7 @@ fv_uffd_move(uintptr_t dst, uintptr_t len, uintptr_t src, uint64_t mode)
 /* --- observing one page (expect state / expect value) -------------------------- */
 
 static int fv_vma_private(uintptr_t page);	/* in the files section, below */
-static void fv_cached_value(uintptr_t page);
+static void fv_cached_value(uintptr_t page, int hugetlbfs_only);
 
 static void fv_observe(uintptr_t addr)
 {
@@ -1145,11 +1146,12 @@ static void fv_observe(uintptr_t addr)
 		/*
 		 * No PTE: an anonymous page reads as zero, but a shmem page may sit in the
 		 * page cache (mincore says so) with a value we cannot read without faulting:
-		 * read it from the mapped file instead, where there is one.
+		 * read it from the mapped file instead, where there is one. mincore of a
+		 * hugetlb mapping looks at its page table alone, so a hugetlbfs file's page
+		 * is always read from the file (a hole reads as zeros, allocating nothing).
 		 */
 		S->rec.has_value = !(S->mc & 1);
-		if (S->mc & 1)
-			fv_cached_value(page);
+		fv_cached_value(page, !(S->mc & 1));
 	}
 }
 
@@ -1316,7 +1318,9 @@ static void fv_reexec(char **argv)
  * started, maps the same inode by opening /proc/<controller>/fd/<that descriptor>.
  * Disk files are O_TMPFILE files in $FV_SCRATCH (a directory on a disk file system
  * that faultlang verify makes per run): they never have a name, so nothing is left
- * behind even when a run is killed. tmpfs files are memfds.
+ * behind even when a run is killed. tmpfs files are memfds; hugetlbfs files are
+ * hugetlb memfds (MFD_HUGETLB | MFD_HUGE_2MB: a file on the kernel's internal hugetlbfs
+ * mount, no mount needed), whose pages come from the 2 MiB pool (vm.nr_hugepages).
  */
 #ifndef SYS_cachestat
 #define SYS_cachestat 451
@@ -1325,14 +1329,21 @@ static void fv_reexec(char **argv)
 #define FV_MAX_FILES 64
 #define FV_DROP_TRIES 10
 
-enum { FV_FS_DISK, FV_FS_TMPFS };
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
+
+enum { FV_FS_DISK, FV_FS_TMPFS, FV_FS_HUGETLBFS };
 
 struct fv_cachestat_range { uint64_t off, len; };
 struct fv_cachestat { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
 
 static pid_t fv_ctl_pid;
 static struct fv_rec *fv_crec;			/* the record of the control statement running */
-static unsigned char fv_file_made[FV_MAX_FILES];
+static unsigned char fv_file_made[FV_MAX_FILES];	/* 1 + its FV_FS_* once made */
 
 /* Runs in the controller (after fv_reexec too), before any worker exists. */
 static __attribute__((constructor)) void fv_files_init(void)
@@ -1361,6 +1372,37 @@ static void fv_ctl_cached(long pages)
 {
 	fv_crec->value = pages;
 	fv_crec->has_value = pages >= 0;
+}
+
+/*
+ * Free pages of the 2 MiB hugetlb pool (HugePages_Free in /proc/meminfo); -1 when it
+ * cannot tell. cachestat(2) refuses hugetlbfs files (EOPNOTSUPP), so what `file` and
+ * `truncate` of one did is seen in the pool instead: the pages fallocate took from
+ * it, the pages a truncation gave back (the controller runs alone meanwhile, and with
+ * --setup the pool is the scenario's).
+ */
+static long fv_pool_free(void)
+{
+	char buf[8192], *at;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	at = strstr(buf, "HugePages_Free:");
+	return at ? strtol(at + sizeof "HugePages_Free:" - 1, NULL, 10) : -1;
+}
+
+/* The record's value: the change in free pool pages since `before` (-1: unknown). */
+static void fv_ctl_pool(long before)
+{
+	long after = fv_pool_free();
+
+	fv_crec->value = after - before;
+	fv_crec->has_value = before >= 0 && after >= 0;
 }
 
 /*
@@ -1442,7 +1484,10 @@ static int fv_open_tmpfile(const char *name)
  * page indices [a, b) that start in the page cache, in folios of `folio` bytes. A disk
  * file is written whole and synced first, so that its other pages are on the disk,
  * dropped from the cache, and the cached ranges written again (clean after a sync).
- * A tmpfs file has holes where it is not cached, as the engine's has.
+ * A tmpfs file has holes where it is not cached, as the engine's has. A hugetlbfs file
+ * too: its cached ranges (whole huge pages, the language says) are fallocate(2)d from
+ * the pool, as the engine's hugetlbfs_fallocate does; the record says how many pool
+ * pages that took.
  */
 static __attribute__((unused)) void
 fv_file_create(int id, const char *name, int fs, uint64_t size, uint64_t folio,
@@ -1452,10 +1497,15 @@ fv_file_create(int id, const char *name, int fs, uint64_t size, uint64_t folio,
 	int fd;
 	long err = 0;
 
+	long pool = fs == FV_FS_HUGETLBFS ? fv_pool_free() : -1;
+
 	for (int i = 0; i < ncached; i++)
 		covered += cached[2 * i + 1] - cached[2 * i];
-	fd = fs == FV_FS_TMPFS ? (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC)
-			       : fv_open_tmpfile(name);
+	if (fs == FV_FS_DISK)
+		fd = fv_open_tmpfile(name);
+	else
+		fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC |
+				  (fs == FV_FS_HUGETLBFS ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (fd < 0 || id >= FV_MAX_FILES || dup3(fd, FV_FILE_FD + id, O_CLOEXEC) < 0) {
 		fv_ctl_error(id >= FV_MAX_FILES ? -EMFILE : -errno);
 		if (fd >= 0)
@@ -1464,9 +1514,19 @@ fv_file_create(int id, const char *name, int fs, uint64_t size, uint64_t folio,
 	}
 	close(fd);
 	fd = FV_FILE_FD + id;
-	fv_file_made[id] = 1;
+	fv_file_made[id] = (unsigned char)(1 + fs);
 	if (ftruncate(fd, (off_t)size))
 		err = -errno;
+	if (fs == FV_FS_HUGETLBFS) {
+		/* mode 0 as the engine's (never past EOF: the language keeps ranges inside) */
+		for (int i = 0; i < ncached && !err; i++)
+			if (fallocate(fd, 0, (off_t)(cached[2 * i] * FV_PAGE),
+				      (off_t)((cached[2 * i + 1] - cached[2 * i]) * FV_PAGE)))
+				err = -errno;
+		fv_ctl_error(err);
+		fv_ctl_pool(pool);
+		return;
+	}
 	if (!err && fs == FV_FS_DISK && covered < pages) {
 		err = fv_fill(fd, 0, size, folio);
 		if (!err && fsync(fd))
@@ -1485,23 +1545,30 @@ fv_file_create(int id, const char *name, int fs, uint64_t size, uint64_t folio,
 	fv_ctl_cached(fv_file_cached(id));
 }
 
-/* `truncate FILE SIZE`: ftruncate(2) of the controller's descriptor. */
+/* `truncate FILE SIZE`: ftruncate(2) of the controller's descriptor; for a hugetlbfs
+ * file the record holds the pool pages it freed (hugetlb_vmtruncate). */
 static __attribute__((unused)) void fv_file_truncate(int id, uint64_t size)
 {
+	long pool = fv_file_made[id] == 1 + FV_FS_HUGETLBFS ? fv_pool_free() : -1;
+
 	if (!fv_file_made[id]) {
 		fv_ctl_error(-EBADF);
 		return;
 	}
 	if (ftruncate(FV_FILE_FD + id, (off_t)size))
 		fv_ctl_error(-errno);
-	fv_ctl_cached(fv_file_cached(id));
+	if (fv_file_made[id] == 1 + FV_FS_HUGETLBFS)
+		fv_ctl_pool(pool);	/* what the truncation gave back to the pool */
+	else
+		fv_ctl_cached(fv_file_cached(id));
 }
 
 /*
  * `drop_caches`: echo 1 > /proc/sys/vm/drop_caches (root only), which drops every
  * clean, unmapped, unreferenced page-cache folio of every file, as the engine's
  * drop_pagecache does for the scenario's. The record counts the scenario's files'
- * pages still cached afterwards.
+ * pages still cached afterwards (not hugetlbfs files': drop_caches leaves them, and
+ * cachestat cannot count them).
  */
 static __attribute__((unused)) void fv_drop_caches(void)
 {
@@ -1513,7 +1580,8 @@ static __attribute__((unused)) void fv_drop_caches(void)
 	if (fd >= 0)
 		close(fd);
 	for (int id = 0; id < FV_MAX_FILES; id++) {
-		long n = fv_file_made[id] ? fv_file_cached(id) : 0;
+		long n = fv_file_made[id] && fv_file_made[id] != 1 + FV_FS_HUGETLBFS ?
+			 fv_file_cached(id) : 0;
 
 		if (n < 0 || total < 0)
 			total = -1;
@@ -1625,9 +1693,14 @@ fv_map_memfd(uintptr_t addr, uintptr_t size, int prot, int flags, int place)
  * The value of a page-cache page that `page` maps without a PTE: pread(2) of the
  * mapped file (/proc/self/map_files, root only) at the page's offset. mincore said the
  * page is cached, so the read takes nothing from the disk and maps nothing.
+ * hugetlbfs_only: only when the file is on hugetlbfs (whose read_iter zero-fills holes).
  */
-static void fv_cached_value(uintptr_t page)
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6
+#endif
+static void fv_cached_value(uintptr_t page, int hugetlbfs_only)
 {
+	struct statfs sfs;
 	const char *line = fv_maps;
 	unsigned long lo, hi, pgoff;
 	char path[96];
@@ -1641,6 +1714,12 @@ static void fv_cached_value(uintptr_t page)
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				return;
+			if (hugetlbfs_only && (fstatfs(fd, &sfs) ||
+					       (unsigned long)sfs.f_type != HUGETLBFS_MAGIC)) {
+				close(fd);
+				return;
+			}
+			S->rec.has_value = 0;
 			if (pread(fd, &value, sizeof value, (off_t)(pgoff + (page - lo))) ==
 			    sizeof value) {
 				S->rec.value = value;

@@ -22,7 +22,7 @@ __all__ = ["VerifyView"]
 
 SHOWN = ("minflt", "majflt", "pgfault", "page_faults")
 OTHER = ("perf_minor", "perf_major", "pgmajfault")
-DETAIL = ("outcome", "state", "value", "expect", "result", "cached")
+DETAIL = ("outcome", "state", "value", "expect", "result", "cached", "pool")
 _VERDICT = {AGREE: ("ok", "expect.ok"), DIFFER: ("DIFF", "fault.sigsegv"),
             NOISY: ("noisy", "fault.major"), SKIPPED: ("skipped", "fault.none"),
             NA: ("—", "fault.none")}

@@ -141,6 +141,19 @@ KINDS = {
         "truncate data 8K\n"
         "truncate m 64K\n"
         "drop_caches\n"),
+    "hugetlbfs": (
+        "set hugepages 4\n"
+        "file h size 4M on hugetlbfs cached [512..1024]\n"
+        "file dx size 64K on ext4 dax\n"
+        "map s file h size 4M shared\n"
+        "map p file h size 2M private noreserve\n"
+        "write s[0]\n"
+        "read p[0]\n"
+        "expect state s[600] == huge\n"
+        "expect value p[0] == 1\n"
+        "truncate h 2M\n"
+        "read s[512]\n"
+        "drop_caches\n"),
     "skipped": (
         "memfd m size 16K\n"
         "map f device size 16K\n"
@@ -278,3 +291,29 @@ def test_swapout_is_madv_pageout_on_the_span_and_hugetlb_asks_for_2m_pages():
     huge = program_for(KINDS["hugetlb"]).scenario_part
     assert huge.count("MAP_HUGETLB | MAP_HUGE_2MB") == 2
     assert "MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB | MAP_NORESERVE" in huge
+
+
+def test_a_hugetlbfs_file_is_a_hugetlb_memfd_mapped_without_map_hugetlb():
+    part = program_for(KINDS["hugetlbfs"]).scenario_part
+    assert "fv_file_create(0, \"h\", FV_FS_HUGETLBFS, 0x400000UL, " in part
+    assert "static const uint64_t cached[] = { 0x200, 0x400 };" in part
+    assert "MAP_HUGETLB" not in part              # the file is on hugetlbfs already
+    assert "MAP_PRIVATE | MAP_NORESERVE, FV_PLACE_SIM, 0, 0x0UL);" in part
+    assert "fv_file_truncate(0, 0x200000UL);" in part
+
+
+def test_dax_files_stay_skipped_and_hugetlbfs_files_need_the_pool():
+    scenario = parse_text(KINDS["hugetlbfs"])
+    layout = simulate(scenario).layout
+    reasons = {p.line: p.reason for p in generate(scenario, layout).statements
+               if p.kind == "skip" and p.reason}
+    assert reasons == {3: "verify does not translate DAX files: an ext4 dax file needs a "
+                          "persistent-memory (pmem) device, which this machine does not have"}
+    why = {"hugepages": "hugepages is 0 here but 4 in the scenario; --setup (root) sets it "
+                        "for the run"}
+    reasons = {p.line: p.reason for p in generate(scenario, layout, why).statements
+               if p.kind == "skip" and p.reason}
+    assert {line: reasons[line] for line in (2, 4, 5, 10)} == dict.fromkeys(
+        (2, 4, 5, 10), why["hugepages"])
+    assert reasons[6] == "mapping 's' does not exist on the real kernel (line 4 was skipped)"
+    assert 12 not in reasons                       # drop_caches touches no hugetlbfs file

@@ -120,3 +120,25 @@ def test_file_statements_compare_their_result_and_the_pages_cached():
     assert v.statements[1].cell("cached").status == DIFFER        # not dropped
     assert v.statements[1].cell("cached").real == ("3 pages cached",)
     assert v.statements[5].cell("result").real == ("EACCES",)
+
+
+def test_hugetlbfs_files_compare_the_pool_pages_they_take_and_give_back():
+    # cachestat(2) refuses hugetlbfs files: `file` and `truncate` of one compare the
+    # change in free pool pages (HugePages_Free) instead, and drop_caches leaves them out
+    scenario = parse_text("set hugepages 4\nfile h size 6M on hugetlbfs cached [512..1536]\n"
+                          "file t size 16K on tmpfs cached\nmap m file h size 6M shared\n"
+                          "write m[0]\ntruncate h 2M\ndrop_caches\ntruncate h 4M\n")
+    sim = simulate(scenario)
+    prog = generate(scenario, sim.layout)
+    assert [s.pool for s in sim.statements] == [None, -2, None, None, None, 2, None, 0]
+    assert [s.cached for s in sim.statements] == [None, None, 4, None, None, None, 4, None]
+    run = Run((_control(1, -2), _control(2, 4), _control(5, 1), _control(6, 4),
+               _control(7, 0)))
+    v = compare(sim, prog, [run], (), "6.18", "files.fault")
+    assert v.statements[1].cell("pool").sim == "2 huge pages taken from the pool"
+    assert v.statements[1].cell("pool").status == AGREE
+    assert v.statements[1].cell("cached") is None
+    assert v.statements[5].cell("pool").status == DIFFER
+    assert v.statements[5].cell("pool").real == ("1 huge page freed to the pool",)
+    assert v.statements[6].cell("cached").status == AGREE
+    assert v.statements[7].cell("pool").sim == "pool unchanged"

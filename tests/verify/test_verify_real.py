@@ -41,6 +41,19 @@ PER_THREAD = ("minflt", "majflt", "page_faults", "perf_minor", "perf_major")
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
+@pytest.fixture(autouse=True)
+def _settings_steady():
+    """Hold the machine's --setup lock: a --setup test (or thp_always below) in another
+    worker would otherwise change THP or the pool under these runs (a write to 2 MiB of
+    anonymous memory is then one THP fault, not 512). Re-entrant, so thp_always nests."""
+    lock = MachineLock()
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def assert_agrees(v: Verification) -> None:
     for s in v.statements:
         for cell in s.cells:

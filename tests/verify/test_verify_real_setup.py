@@ -82,7 +82,8 @@ def assert_agrees(v) -> None:
         assert s.status != SKIPPED, f"line {s.line} `{s.text}` skipped: {s.reason}"
         for cell in s.cells:
             where = f"line {s.line} `{s.text}` {cell.name}: sim {cell.sim}, real {cell.real}"
-            if cell.name in PER_THREAD or cell.name in ("outcome", "state", "value", "expect"):
+            if cell.name in PER_THREAD or cell.name in ("outcome", "state", "value", "expect",
+                                                        "pool"):
                 assert cell.status in (AGREE, "n/a"), where
             elif cell.status == DIFFER:
                 assert cell.name in ("pgfault", "pgmajfault") and min(cell.real) >= cell.sim, where
@@ -100,7 +101,9 @@ def test_acceptance_scenario_agrees_with_setup(machine_restored, name, needs):
 @pytest.mark.parametrize("name, needs", [
     ("swap/01-zram-major-per-page", ("zram",)), ("swap/03-write-after-swapout", ("zram",)),
     ("huge/05-hugetlb-private", ("hugetlb",)), ("huge/06-hugetlb-shared-fork", ("hugetlb",)),
-    ("huge/08-hugetlb-noreserve-sigbus", ("hugetlb",))])
+    ("huge/08-hugetlb-noreserve-sigbus", ("hugetlb",)),
+    ("huge/09-hugetlbfs-shared-file", ("hugetlb",)), ("huge/10-hugetlbfs-private-cow", ("hugetlb",)),
+    ("huge/11-hugetlbfs-truncate", ("hugetlb",))])
 def test_swap_and_hugetlb_scenarios_agree_with_setup(machine_restored, name, needs):
     _needs(*needs)
     assert_agrees(verify_scenario(_scenario(REPO / "scenarios" / f"{name}.fault"), repeat=2,
@@ -127,3 +130,25 @@ def test_without_setup_what_needs_swap_is_skipped_saying_why(machine_restored):
                               "it for the run")
     read = next(s for s in v.statements if s.text == "read a[*]")
     assert read.status == SKIPPED and "line 9" in read.reason
+
+
+def test_hugetlbfs_files_take_and_give_back_pool_pages_as_simulated(machine_restored, tmp_path):
+    # hugetlb memfds: fallocate of part of one, a fallocate that runs out of pool pages
+    # (ENOSPC, keeping what it took), a page another process has not mapped (read from
+    # the file), a truncation that unmaps and frees
+    _needs("hugetlb")
+    path = tmp_path / "h.fault"
+    path.write_text("set hugepages 2\nfile f size 4M on hugetlbfs cached [0..512]\n"
+                    "file g size 4M on hugetlbfs cached\nmap b file f size 2M shared\n"
+                    "write b[0] = 4\nprocess other\nas other: map d file f size 2M shared\n"
+                    "as other: expect value d[0] == 4\nas other: expect state d[0] == none\n"
+                    "truncate f 0\nread b[0]\n")
+    v = verify_scenario(str(path), repeat=1, setup=True)
+    assert_agrees(v)
+    rows = {s.line: s for s in v.statements}
+    assert rows[2].cell("pool").real == ("1 huge page taken from the pool",)
+    assert rows[3].cell("result").real == ("ENOSPC",)
+    assert rows[3].cell("pool").real == ("1 huge page taken from the pool",)
+    assert rows[8].cell("value").real == (4,)
+    assert rows[10].cell("pool").real == ("1 huge page freed to the pool",)
+    assert rows[11].cell("outcome").real == ("1× SIGBUS BUS_ADRERR",)
