@@ -231,10 +231,14 @@ class Machine:
         line, comm, statement = self.line, task.comm, self.statement_index
         policy = system.policy
         stamp = policy.stamp if policy is not None and policy.name == "lru" else None
+        inside = False
         if mapping is not None:
             m_name, m_start, m_end = mapping.name, mapping.start, mapping.start + mapping.size
+            # page-granular targets inside their mapping are labelled name[index]
+            inside = isinstance(target, (ast.PageRange, ast.PageIndex)) and len(addrs) > 0 \
+                and m_start <= min(addrs[0], addrs[-1]) and max(addrs[0], addrs[-1]) < m_end
         for address in addrs:
-            if mapping is not None and (address - m_start) % PAGE == 0 \
+            if inside or mapping is not None and (address - m_start) % PAGE == 0 \
                     and m_start <= address < m_end:
                 label = f"{m_name}[{(address - m_start) >> 12}]"
             else:
@@ -261,8 +265,7 @@ class Machine:
                         if stamp is not None:        # lru: the time of each access
                             stamp[(pte & _PFN) >> 12] = n
                         step = StepRecord(n, line, comm, op, address, "none", None, None,
-                                          data, None, (), 0, label or self.label(address),
-                                          statement)
+                                          data, None, (), 0, label, statement)
                         steps.append(step)
                         out.append(step)
                         continue
