@@ -64,6 +64,18 @@ def test_step_limit_stops_a_huge_range_with_a_clear_error(scenario, capsys):
     assert "1,000 page operations" in err and ":2:1" in err
 
 
+@pytest.mark.parametrize("text, line", [
+    ("file d size 1T on ext4 dax\n", 1),                       # every block allocated
+    ("map a anon size 1T\nmap b anon size 1T\nuffd register a[*] missing\n"
+     "uffd register b[*] missing\nuffd move a[*] to b[*] allow_src_holes\n", 5),
+    ("map a anon size 1T\nuffd register a[*] missing\nuffd zeropage a[*]\n", 3),
+])
+def test_step_limit_bounds_statements_that_walk_every_page(scenario, capsys, text, line):
+    assert main(["run", "--max-steps", "1000", scenario(text)]) == 2
+    err = capsys.readouterr().err
+    assert "1,000 page operations" in err and f":{line}:1" in err
+
+
 def test_json_has_the_keys_of_spec_section_12(scenario, capsys):
     main(["run", "--json", scenario("map a anon size 8K\nwrite a[*]\nfork c\n"
                                     "as c: write a[0]\nexpect c.minflt == 1\n")])

@@ -444,6 +444,7 @@ class Machine:
         self.system.files[stmt.name] = mapping
         if stmt.dax:
             from faultlang.kernel.fs.ext4 import ext4_dax_inode
+            self.charge(mapping.nr_pages, stmt)         # every block is allocated now
             pfn = ext4_dax_inode(mapping)
             return [f"{stmt.name}: {stmt.size} bytes on ext4 dax, {mapping.nr_pages} blocks "
                     f"on the pmem device from pfn {pfn:#x} (no page cache)"]

@@ -136,6 +136,9 @@ def _ioctl(machine, stmt, task: Task, state: UffdProcess) -> list[str]:
             ctx = uffd.UserfaultfdCtx(task.mm, features, state.handlers)
             state.ctxs.append(ctx)
         return [uffd.userfaultfd_register(ctx, start, end, tuple(stmt.modes))]
+    if isinstance(stmt, (ast.UffdCopy, ast.UffdZeropage, ast.UffdContinue, ast.UffdPoison,
+                         ast.UffdWriteprotect, ast.UffdMove)):
+        machine.charge((end - start) >> 12, stmt)       # these ioctls walk every page
     ctx = ctx_at(state, task, start)
     if isinstance(stmt, ast.UffdUnregister):
         return [f"{uffd.userfaultfd_unregister(ctx, start, end)} VMAs unregistered"]
