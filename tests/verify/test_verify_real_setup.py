@@ -17,7 +17,7 @@ import pytest
 
 from faultlang.verify import setup
 from faultlang.verify.command import verify_scenario
-from faultlang.verify.result import AGREE, DIFFER, SKIPPED
+from faultlang.verify.result import AGREE, DIFFER, NOISY, SKIPPED
 from faultlang.verify.setup import MachineLock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,7 +84,10 @@ def assert_agrees(v) -> None:
             where = f"line {s.line} `{s.text}` {cell.name}: sim {cell.sim}, real {cell.real}"
             if cell.name in PER_THREAD or cell.name in ("outcome", "state", "value", "expect",
                                                         "pool"):
-                assert cell.status in (AGREE, "n/a"), where
+                # a count that moved between runs (DAMON, a loaded machine) is noisy, as
+                # verify reports it, when one of the runs gave the simulated value
+                assert cell.status in (AGREE, "n/a") or \
+                    cell.status == NOISY and cell.sim in cell.real, where
             elif cell.status == DIFFER:
                 assert cell.name in ("pgfault", "pgmajfault") and min(cell.real) >= cell.sim, where
 
