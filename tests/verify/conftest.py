@@ -12,6 +12,8 @@ from typing import Callable
 
 import pytest
 
+from faultlang.verify.result import AGREE, DIFFER, NA, NOISY, SKIPPED, Verification
+
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
@@ -44,3 +46,33 @@ def _private_cache(verify_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(verify_cache))
     for name in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(name, raising=False)
+
+
+# counted by the measured thread alone, and what a statement did: these must agree
+EXACT = ("minflt", "majflt", "page_faults", "perf_minor", "perf_major",
+         "result", "cached", "outcome", "state", "value", "expect", "pool")
+
+
+@pytest.fixture
+def assert_agrees() -> Callable[..., None]:
+    """assert_agrees(v[, allow_skips]): the real kernel agrees with the simulation,
+    statement by statement (and, unless allowed, no statement was skipped).
+
+    A count that moved between runs (DAMON, a loaded machine) is noisy, as verify
+    reports it, when one of the runs gave the simulated value. Machine-wide counters
+    (pgfault, pgmajfault) may only show other processes' faults on top."""
+
+    def check(v: Verification, allow_skips: bool = True) -> None:
+        for s in v.statements:
+            assert allow_skips or s.status != SKIPPED, \
+                f"line {s.line} `{s.text}` skipped: {s.reason}"
+            for cell in s.cells:
+                where = f"line {s.line} `{s.text}` {cell.name}: sim {cell.sim}, real {cell.real}"
+                if cell.name in EXACT:
+                    assert cell.status in (AGREE, NA) or \
+                        cell.status == NOISY and cell.sim in cell.real, where
+                elif cell.status == DIFFER:
+                    assert cell.name in ("pgfault", "pgmajfault") and \
+                        min(cell.real) >= cell.sim, where
+
+    return check

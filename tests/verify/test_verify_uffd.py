@@ -21,13 +21,11 @@ from faultlang.verify.cgen import UffdHost, generate
 from faultlang.verify.command import verify_scenario
 from faultlang.verify.compare import simulate
 from faultlang.verify.measure import parse_output
-from faultlang.verify.result import AGREE, DIFFER, Verification
 from faultlang.verify.uffd import FEATURE_BITS, probe
 
 REPO = Path(__file__).resolve().parents[2]
 ACCEPTANCE = REPO.parent / "shared" / "acceptance" / "13-uffd-missing-copy.fault"
 SCENARIOS = sorted((REPO / "scenarios" / "uffd").glob("*.fault"))
-PER_THREAD = ("minflt", "majflt", "page_faults", "perf_minor", "perf_major")
 
 MANUAL = ("map heap anon size 16K\n"
           "uffd register heap[*] missing\n"
@@ -118,19 +116,8 @@ def _why_not() -> str:
 real = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "ok")
 
 
-def assert_agrees(v: Verification) -> None:
-    for s in v.statements:
-        for cell in s.cells:
-            where = f"line {s.line} `{s.text}` {cell.name}: sim {cell.sim}, real {cell.real}"
-            if cell.name in PER_THREAD:
-                assert cell.status == AGREE, where
-            elif cell.status == DIFFER:
-                # machine-wide: only other processes' faults on top are acceptable
-                assert cell.name in ("pgfault", "pgmajfault") and min(cell.real) >= cell.sim, where
-
-
 @real
-def test_acceptance_13_agrees_statement_by_statement():
+def test_acceptance_13_agrees_statement_by_statement(assert_agrees):
     if not ACCEPTANCE.exists():
         pytest.skip(f"{ACCEPTANCE} is not there")
     v = verify_scenario(str(ACCEPTANCE), repeat=2)
@@ -144,12 +131,12 @@ def test_acceptance_13_agrees_statement_by_statement():
 
 @real
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_uffd_scenario_agrees_with_the_real_kernel(path):
+def test_uffd_scenario_agrees_with_the_real_kernel(path, assert_agrees):
     assert_agrees(verify_scenario(str(path), repeat=2))
 
 
 @real
-def test_every_translated_uffd_statement_agrees(tmp_path):
+def test_every_translated_uffd_statement_agrees(tmp_path, assert_agrees):
     path = tmp_path / "uffd.fault"
     path.write_text(
         "map a anon size 64K\n"
