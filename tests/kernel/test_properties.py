@@ -43,6 +43,81 @@ class Model:
         self.dontfork = {"main": set()}
         self.wipe = {"main": set()}
 
+    def fork(self, parent, child):
+        """copy_page_range as the model sees it: dontfork pages stay behind, wipeonfork
+        pages start empty in the child."""
+        keep = {p for p in self.mapped[parent] if p not in self.dontfork[parent]}
+        self.mapped[child] = set(keep)
+        self.prot[child] = {p: self.prot[parent][p] for p in keep}
+        self.mem[child] = {p: v for p, v in self.mem[parent].items()
+                           if p in keep and p not in self.wipe[parent]}
+        self.dontfork[child] = set(self.dontfork[parent]) & keep
+        self.wipe[child] = set(self.wipe[parent]) & keep
+
+    def exit(self, proc):
+        for table in (self.mem, self.mapped, self.prot, self.dontfork, self.wipe):
+            table.pop(proc)
+
+    def signal(self, proc, page, kind):
+        """The si_code an access must get, or None when it must succeed."""
+        if page not in self.mapped[proc]:
+            return "SEGV_MAPERR"
+        prot = self.prot[proc][page]
+        if prot == "---" or (kind == "write" and prot == "r--"):
+            return "SEGV_ACCERR"
+        return None
+
+    def mprotect(self, proc, page, prot):
+        self.prot[proc][page] = prot
+
+    def munmap(self, proc, page):
+        self.mapped[proc].discard(page)
+        self.mem[proc].pop(page, None)
+
+
+def fork_or_exit(runner, model, item) -> bool:
+    """Run a fork or exit item on both sides; False for any other kind."""
+    if item[0] == "fork":
+        parent, child = item[1], item[2]
+        if parent in model.mem and child not in runner.machine.processes:
+            runner.execute(ast.Fork(child=child, parent=parent))
+            model.fork(parent, child)
+        return True
+    if item[0] == "exit":
+        if item[1] in model.mem:
+            runner.execute(ast.Exit(name=item[1]))
+            model.exit(item[1])
+        return True
+    return False
+
+
+def access(runner, model, item, step_value):
+    """Run a read or write item; the step, after checking any signal it must get
+    (None when it got one)."""
+    kind, proc, page = item[0], item[-1], (item[1], item[2])
+    rec = runner.execute(ast.As(process=proc, statement=ast.Access(
+        op=kind, target=ast.PageIndex(mapping=item[1], index=item[2]),
+        value=step_value if kind == "write" else None)))
+    step = runner.machine.steps[rec.first_step - 1]
+    si_code = model.signal(proc, page, kind)
+    if si_code is not None:
+        assert step.si_code == si_code, step
+        return None
+    return step
+
+
+def mprotect_or_munmap(runner, model, item) -> None:
+    proc, page = item[-1], (item[1], item[2])
+    target = ast.PageIndex(mapping=item[1], index=item[2])
+    if item[0] == "mprotect":
+        if page in model.mapped[proc]:
+            runner.execute(ast.As(process=proc, statement=ast.Mprotect(target=target,
+                                                                        prot=item[3])))
+            model.mprotect(proc, page, item[3])
+    else:
+        runner.execute(ast.As(process=proc, statement=ast.Munmap(target=target)))
+        model.munmap(proc, page)
+
 
 def run(ops, swap=None):
     runner = Runner()
@@ -55,25 +130,7 @@ def run(ops, swap=None):
     step_value = 1000
     for item in ops:
         kind = item[0]
-        if kind == "fork":
-            parent, child = item[1], item[2]
-            if parent not in model.mem or child in runner.machine.processes:
-                continue
-            runner.execute(ast.Fork(child=child, parent=parent))
-            keep = {p for p in model.mapped[parent] if p not in model.dontfork[parent]}
-            model.mapped[child] = set(keep)
-            model.prot[child] = {p: model.prot[parent][p] for p in keep}
-            model.mem[child] = {p: v for p, v in model.mem[parent].items()
-                                if p in keep and p not in model.wipe[parent]}
-            model.dontfork[child] = set(model.dontfork[parent]) & keep
-            model.wipe[child] = set(model.wipe[parent]) & keep
-            continue
-        if kind == "exit":
-            if item[1] not in model.mem:
-                continue
-            runner.execute(ast.Exit(name=item[1]))
-            for table in (model.mem, model.mapped, model.prot, model.dontfork, model.wipe):
-                table.pop(item[1])
+        if fork_or_exit(runner, model, item):
             continue
         proc = item[-1]
         if proc not in model.mem:
@@ -82,13 +139,9 @@ def run(ops, swap=None):
         target = ast.PageIndex(mapping=item[1], index=item[2])
         if kind in ("write", "read"):
             step_value += 1
-            rec = runner.execute(ast.As(process=proc, statement=ast.Access(
-                op=kind, target=target, value=step_value if kind == "write" else None)))
-            step = runner.machine.steps[rec.first_step - 1]
-            if page not in model.mapped[proc]:
-                assert step.si_code == "SEGV_MAPERR", step
-            elif model.prot[proc][page] == "---" or (kind == "write" and model.prot[proc][page] == "r--"):
-                assert step.si_code == "SEGV_ACCERR", step
+            step = access(runner, model, item, step_value)
+            if step is None:
+                pass
             elif kind == "write":
                 assert step.outcome in (("none", "minor", "major") if swap else
                                         ("none", "minor")), step
@@ -108,15 +161,8 @@ def run(ops, swap=None):
                 model.dontfork[proc].add(page)
             elif advice == "wipeonfork":
                 model.wipe[proc].add(page)
-        elif kind == "mprotect":
-            if page not in model.mapped[proc]:
-                continue
-            runner.execute(ast.As(process=proc, statement=ast.Mprotect(target=target, prot=item[3])))
-            model.prot[proc][page] = item[3]
-        elif kind == "munmap":
-            runner.execute(ast.As(process=proc, statement=ast.Munmap(target=target)))
-            model.mapped[proc].discard(page)
-            model.mem[proc].pop(page, None)
+        else:
+            mprotect_or_munmap(runner, model, item)
         problems = check_invariants(runner.machine.system)
         assert not problems, problems
 
@@ -171,24 +217,7 @@ def run_files(ops, fs, kernel):
     step_value = 1000
     for item in ops:
         kind = item[0]
-        if kind == "fork":
-            parent, child = item[1], item[2]
-            if parent not in model.mem or child in runner.machine.processes:
-                continue
-            runner.execute(ast.Fork(child=child, parent=parent))
-            keep = {p for p in model.mapped[parent] if p not in model.dontfork[parent]}
-            model.mapped[child] = set(keep)
-            model.prot[child] = {p: model.prot[parent][p] for p in keep}
-            model.mem[child] = {p: v for p, v in model.mem[parent].items() if p in keep}
-            model.dontfork[child] = set(model.dontfork[parent]) & keep
-            model.wipe[child] = set()
-            continue
-        if kind == "exit":
-            if item[1] not in model.mem:
-                continue
-            runner.execute(ast.Exit(name=item[1]))
-            for table in (model.mem, model.mapped, model.prot, model.dontfork, model.wipe):
-                table.pop(item[1])
+        if fork_or_exit(runner, model, item):      # file_op has no wipeonfork: wipe stays empty
             continue
         proc = item[-1]
         if proc not in model.mem:
@@ -197,13 +226,9 @@ def run_files(ops, fs, kernel):
         target = ast.PageIndex(mapping=item[1], index=item[2])
         if kind in ("write", "read"):
             step_value += 1
-            rec = runner.execute(ast.As(process=proc, statement=ast.Access(
-                op=kind, target=target, value=step_value if kind == "write" else None)))
-            step = runner.machine.steps[rec.first_step - 1]
-            if page not in model.mapped[proc]:
-                assert step.si_code == "SEGV_MAPERR", step
-            elif model.prot[proc][page] == "---" or (kind == "write" and model.prot[proc][page] == "r--"):
-                assert step.si_code == "SEGV_ACCERR", step
+            step = access(runner, model, item, step_value)
+            if step is None:
+                pass
             elif kind == "write":
                 assert step.outcome in ("none", "minor", "major"), step
                 if item[1] == "a":
@@ -225,15 +250,8 @@ def run_files(ops, fs, kernel):
                 model.mem[proc].pop(page, None)
             elif advice == "dontfork":
                 model.dontfork[proc].add(page)
-        elif kind == "mprotect":
-            if page not in model.mapped[proc]:
-                continue
-            runner.execute(ast.As(process=proc, statement=ast.Mprotect(target=target, prot=item[3])))
-            model.prot[proc][page] = item[3]
-        elif kind == "munmap":
-            runner.execute(ast.As(process=proc, statement=ast.Munmap(target=target)))
-            model.mapped[proc].discard(page)
-            model.mem[proc].pop(page, None)
+        else:
+            mprotect_or_munmap(runner, model, item)
         problems = check_invariants(runner.machine.system)
         assert not problems, problems
 
