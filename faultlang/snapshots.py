@@ -10,7 +10,7 @@ faultlang.kernel). Every class converts to JSON-ready data with `to_data()`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 
 def _data(obj: Any) -> Any:
@@ -49,7 +49,7 @@ class StepRecord:
     error_code: Optional[int] = None    # x86 #PF error code, None when no fault
     value: Optional[int] = None         # value read or written
     handler: Optional[str] = None       # the function that decided the outcome
-    frames: tuple[CallFrame, ...] = ()  # the call path, retried attempt included
+    frames: Sequence[CallFrame] = ()    # the call path, retried attempt included (a CallPath)
     around: int = 0                     # extra pages mapped by fault-around
     target: str = ""                    # how the scenario named it: "heap[3]"
     statement: int = 0                  # index of the statement that made it

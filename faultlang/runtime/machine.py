@@ -13,30 +13,22 @@ from typing import Iterator, Optional
 from faultlang.errors import ScenarioError, StepLimitExceeded
 from faultlang.kernel.arch.x86.cpu import cpu_access, mmu_pte_table
 from faultlang.kernel.include.linux import pgtable as pt
-from faultlang.kernel.include.linux.mm_types import fault_names
 from faultlang.kernel.include.linux.sched import Task
 from faultlang.kernel.kernel.exit import do_exit
 from faultlang.kernel.kernel.fork import copy_process
 from faultlang.kernel.mm import gup, madvise, mlock, mmap, mprotect
 from faultlang.kernel.settings import Settings
 from faultlang.kernel.system import System
-from faultlang.kernel.trace import Entry, recorder
+from faultlang.kernel.trace import recorder
 from faultlang.lang import ast
 from faultlang.runtime import inspect
-from faultlang.snapshots import CallFrame, Counters, StepRecord
+from faultlang.runtime.callpath import decider, path_of
+from faultlang.snapshots import Counters, StepRecord
 
 DEFAULT_MAX_STEPS = 5_000_000
 PAGE = 4096
 _P, _RW, _PFN = pt._PAGE_PRESENT, pt._PAGE_RW, pt.PFN_MASK
 _A, _A_D = pt._PAGE_ACCESSED, pt._PAGE_ACCESSED | pt._PAGE_DIRTY
-# Helpers that run inside a fault but do not decide its outcome (see StepRecord.handler).
-_NOT_DECIDERS = frozenset({"mm_account_fault", "__alloc_pages", "vmf_anon_prepare",
-                           "alloc_anon_folio", "lock_vma_under_rcu", "lock_mm_and_find_vma",
-                           "access_error", "force_sig_fault", "exc_page_fault",
-                           "do_user_addr_fault", "faultin_page", "numa_migrate_check",
-                           "grab_mapping_entry", "ext4_iomap_begin", "dax_insert_entry",
-                           "unmap_mapping_pages", "migrate_folio_unmap", "try_to_migrate",
-                           "migrate_folio_move", "remove_migration_ptes"})
 
 
 @dataclass
@@ -52,71 +44,6 @@ class Mapping:
     @property
     def pages(self) -> int:
         return self.size // PAGE
-
-
-_PATH_CACHE: dict[tuple, tuple[tuple[CallFrame, ...], Optional[str]]] = {}
-
-
-def path_of(raw: list) -> tuple[tuple[CallFrame, ...], Optional[str]]:
-    """A raw fault record → (CallFrames, the decider when no signal was sent). Most
-    faults repeat an earlier one exactly, so each distinct record is decoded (and its
-    decider found) once and the (read-only) result shared."""
-    key = tuple(raw)
-    hit = _PATH_CACHE.get(key)
-    if hit is None:
-        if len(_PATH_CACHE) > 4096:
-            _PATH_CACHE.clear()
-        frames = call_frames(raw)
-        hit = _PATH_CACHE[key] = (frames, decider(frames, None))
-    return hit
-
-
-def call_frames(raw: list) -> tuple[CallFrame, ...]:
-    """Decode a raw record (format: kernel/trace.py) into CallFrames, in one pass.
-    A record whose why texts name an index (fault-around's window) is new for every
-    fault, so this runs for each of those."""
-    out = []
-    stack = []
-    for item in raw:
-        kind = type(item)
-        if kind is Entry:                   # a function was entered
-            frame = CallFrame(len(stack), item.symbol, item.file)
-            out.append(frame)
-            stack.append(frame)
-        elif not stack:                     # outside any recorded function: dropped
-            continue
-        elif kind is str:                   # why() inside the innermost one
-            frame = stack[-1]
-            frame.why = f"{frame.why}; {item}" if frame.why else item
-        elif item is None:                  # it returned no fault bits
-            stack.pop()
-        else:                               # it returned VM_FAULT_* bits
-            stack.pop().ret = fault_names(item)
-    return tuple(out)
-
-
-def frames_of(raw: list) -> tuple[CallFrame, ...]:
-    """A raw fault record → CallFrames (shared, see path_of)."""
-    return path_of(raw)[0]
-
-
-def decider(frames: tuple[CallFrame, ...], signal: Optional[str]) -> Optional[str]:
-    """The function that decided a fault's outcome, for the one-line log."""
-    if signal:
-        for k, f in enumerate(frames):
-            if f.symbol == "oom_kill_process" and signal == "SIGKILL":
-                return f.symbol
-            if f.symbol in ("force_sig_fault", "kernelmode_fixup_or_oops", "pagefault_out_of_memory"):
-                return frames[k - 1].symbol if f.symbol == "force_sig_fault" and k else f.symbol
-    best = None
-    inside = 1 << 30                 # depth of an allocation whose callees (reclaim) don't decide
-    for f in frames:
-        if f.depth > inside:
-            continue
-        inside = f.depth if f.symbol == "__alloc_pages" else 1 << 30
-        if f.symbol not in _NOT_DECIDERS and (best is None or f.depth >= best.depth):
-            best = f
-    return best.symbol if best else None
 
 
 class Machine:
@@ -332,10 +259,10 @@ class Machine:
         out = []
         for f in self.system.gup_faults:
             self.step += 1
-            frames = frames_of(f.frames)
+            frames, handler = path_of(f.frames)
             step = StepRecord(n=self.step, line=self.line, process=task.comm, op=op,
                               address=f.address, outcome=f.counted or "EFAULT",
-                              handler=decider(frames, None), frames=frames,
+                              handler=handler, frames=frames,
                               target=self.label(f.address), statement=self.statement_index)
             self.steps.append(step)
             out.append(step)

@@ -69,7 +69,7 @@ def create_mapping(machine: "Machine", stmt: ast.Map, task: Task) -> list[str]:
         vm_ops = shmem.shmem_anon_vm_ops if shared else shmem.shmem_vm_ops
     elif stmt.kind == "device":
         shared = True
-        vm_ops = memory_file.device_vm_ops
+        vm_ops = filemap.device_vm_ops
         extra |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP
     elif stmt.kind == "hugetlb":
         # MAP_HUGETLB: an anonymous hugetlbfs file, placed on a 2 MiB boundary

@@ -31,6 +31,7 @@ from faultlang.kernel.mm.gup import gup_resume
 from faultlang.kernel.mm.migrate import MigrationWait, migration_entry_wake
 from faultlang.kernel.trace import recorder
 from faultlang.lang import ast
+from faultlang.runtime.callpath import decider, path_of
 from faultlang.snapshots import CallFrame, StepRecord
 
 STATEMENTS = (ast.UffdRegister, ast.UffdUnregister, ast.UffdHandle, ast.UffdCopy,
@@ -265,7 +266,6 @@ def resume_access(machine, task: Task) -> list[str]:
         cpu_reexecute(task, address, op, value, result)
     finally:
         later_raw = recorder.stop() if machine.record else []
-    from faultlang.runtime.machine import decider, frames_of
     # the retry runs inside the same do_user_addr_fault as the attempt that blocked; the
     # accounting after migration_entry_wait inside the same handle_mm_fault
     shift = 2
@@ -273,8 +273,8 @@ def resume_access(machine, task: Task) -> list[str]:
         shift = next((f.depth + 1 for f in blocked.frames if f.symbol == "handle_mm_fault"), 3)
     frames = blocked.frames + tuple(
         CallFrame(f.depth + shift, f.symbol, f.file, f.why, f.ret)
-        for f in (frames_of(retry_raw) if retry_raw else ())) + (
-        frames_of(later_raw) if later_raw else ())
+        for f in (path_of(retry_raw)[0] if retry_raw else ())) + tuple(
+        path_of(later_raw)[0] if later_raw else ())
     signal = result.signal
     if signal is not None:
         outcome, si_code = signal[0], signal[1]

@@ -1,5 +1,5 @@
 """The raw call record of a fault (kernel/trace.py) and how the runtime decodes and
-shares it (runtime/machine.py: path_of, call_frames)."""
+shares it (runtime/callpath.py: path_of, call_frames)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from faultlang.kernel.include.linux.mm_types import VmFaultReason, fault_names
 from faultlang.kernel.trace import Entry
 from faultlang.lang import ast
 from faultlang.lang.parse import parse_text
-from faultlang.runtime.machine import Machine, call_frames, path_of
+from faultlang.runtime.callpath import call_frames, decider, path_of
+from faultlang.runtime.machine import Machine
 from faultlang.runtime.runner import run_scenario
 from faultlang.snapshots import CallFrame
 
@@ -60,3 +61,19 @@ def test_a_run_leaves_its_objects_out_of_the_collector() -> None:
         assert report.steps[-1].outcome == "minor"
     finally:
         gc.unfreeze()
+
+
+def test_a_call_path_is_decoded_when_read_and_reads_like_its_frames() -> None:
+    fault = Entry("handle_mm_fault", "mm/memory.c")
+    alloc = Entry("__alloc_pages", "mm/page_alloc.c")
+    reclaim = Entry("try_to_free_pages", "mm/vmscan.c")
+    anon = Entry("do_anonymous_page", "mm/memory.c")
+    raw = [fault, anon, "write fault", alloc, reclaim, None, None, 0, 0]
+    path, handler = path_of(raw)
+    assert path._raw is not None                       # nothing read it yet
+    frames = call_frames(raw)
+    assert path == frames and list(path) == list(frames) and len(path) == 4
+    assert path[1].why == "write fault" and path + () == frames
+    # reclaim inside the allocation never decides; the same rule on decoded frames
+    assert handler == "do_anonymous_page" == decider(frames, None)
+    assert decider(path_of([fault, 0])[0], None) == "handle_mm_fault"

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import faultlang.kernel as kernel_pkg
@@ -42,3 +45,18 @@ def test_kernel_map_lists_every_engine_function(update_golden: bool) -> None:
     listed = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", rest.split(END)[0], re.M))
     functions = {sym: fn.kernel_file for sym, fn in load_all().items()}
     assert listed == functions, "run pytest --update-golden tests/kernel/test_kernel_map.py"
+
+
+def test_every_engine_module_can_be_imported_first() -> None:
+    """The mm/ modules call each other both ways (memory.c ↔ its file-fault half), so
+    their import order matters: each must load on its own, in a fresh interpreter."""
+    names = [m.name for m in pkgutil.walk_packages(kernel_pkg.__path__, "faultlang.kernel.")]
+    script = ("import importlib, sys\n"
+              f"for name in {names!r}:\n"
+              "    for loaded in [k for k in sys.modules if k.startswith('faultlang')]:\n"
+              "        del sys.modules[loaded]\n"
+              "    importlib.import_module(name)\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert done.returncode == 0, done.stderr[-2000:]

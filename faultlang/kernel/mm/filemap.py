@@ -535,3 +535,7 @@ def vma_wants_writenotify(vma: Vma) -> bool:
 
 generic_file_vm_ops = VmOps("generic_file_vm_ops", fault=filemap_fault,
                             map_pages=filemap_map_pages, page_mkwrite=filemap_page_mkwrite)
+
+# A driver's mapping (`map NAME device`): VM_PFNMAP|VM_IO, populated at mmap time by
+# remap_pfn_range, with no ->fault, so do_fault sends a fault on the rest SIGBUS.
+device_vm_ops = VmOps("device_vm_ops")

@@ -285,8 +285,7 @@ def do_pte_missing(vmf: VmFault) -> int:
         why("VMA anonymous (vm_ops NULL)")
         return do_anonymous_page(vmf)
     why(f"VMA has vm_ops ({vmf.vma.vm_ops.name})")
-    from faultlang.kernel.mm.memory_file import do_fault
-    return do_fault(vmf)
+    return memory_file.do_fault(vmf)
 
 
 # --- anonymous memory ----------------------------------------------------------------
@@ -747,3 +746,9 @@ __all__ = [
     "vm_get_page_prot", "pmd_table_of", "lookup_pte", "FAULT_FLAG_INSTRUCTION",
     "VM_FAULT_NOPAGE",
 ]
+
+
+# do_fault and the file-fault handlers live in memory_file.py, which imports this module:
+# bound last, so that either module may be imported first (an import inside
+# do_pte_missing would cost more than the rest of the function, on every file fault).
+from faultlang.kernel.mm import memory_file  # noqa: E402

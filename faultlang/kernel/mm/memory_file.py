@@ -462,12 +462,5 @@ def vmf_insert_mixed(vmf: VmFault, pfn: int, write: bool) -> int:
     return VM_FAULT_NOPAGE
 
 
-def _device_vm_ops():
-    from faultlang.kernel.mm.filemap import VmOps
-    return VmOps("device_vm_ops")
-
-
-device_vm_ops = _device_vm_ops()
-
 __all__ = ["do_fault", "do_read_fault", "do_cow_fault", "do_shared_fault", "finish_fault",
            "wp_page_shared", "wp_pfn_shared", "VM_FAULT_LOCKED"]
