@@ -18,7 +18,7 @@ Simplified:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import (
@@ -315,19 +315,19 @@ def do_async_mmap_readahead(vmf: VmFault, folio: Folio) -> bool:
 # --- fault-around ------------------------------------------------------------------------
 
 
-def next_uptodate_folio(mapping: AddressSpace, index: int, end: int) -> Optional[Folio]:
-    """next_uptodate_folio(): the next cached folio at or after `index` (≤ end) that is
-    uptodate, unlocked, not PG_readahead and below EOF."""
+def next_uptodate_folios(mapping: AddressSpace, index: int, end: int) -> Iterator[Folio]:
+    """next_uptodate_folio(), as filemap_map_pages' loop calls it: the cached folios of
+    [index, end], in order, that are uptodate, unlocked, not PG_readahead and below EOF."""
     max_idx = (mapping.i_size + 4095) >> 12         # DIV_ROUND_UP(i_size, PAGE_SIZE)
+    pages = mapping.i_pages
     while index <= end:
-        folio = mapping.i_pages.get(index)
+        folio = pages.get(index)
         if folio is None:
             index += 1
             continue
         if folio.uptodate and not folio.locked and not folio.readahead and folio.index < max_idx:
-            return folio
-        index = folio.index + folio.nr_pages
-    return None
+            yield folio
+        index = folio.index + (1 << folio.order)
 
 
 @kfunc(FILEMAP_C)
@@ -358,21 +358,21 @@ def filemap_map_pages(vmf: VmFault, start_pgoff: int, end_pgoff: int) -> int:
     ret = 0
     rss = 0
     prot = vma.vm_page_prot | pt._PAGE_ACCESSED
-    folio = next_uptodate_folio(mapping, start_pgoff, end_pgoff)
-    # "file_end >= folio_next_index(folio)": the folio must end before the last page
-    if folio is not None and vmf.pmd_table[vmf.pmd_index] is None and not mapping.shmem \
-            and folio.index + folio.nr_pages > file_end:
-        why(f"first folio (index {folio.index}) reaches the file's last page: "
-            "filemap_map_pmd is skipped, no PTE table to map into")
-        return 0
-    while folio is not None:
+    base = vma.vm_start - (vma.vm_pgoff << 12)     # the address of file index 0
+    for folio in next_uptodate_folios(mapping, start_pgoff, end_pgoff):
         if vmf.pte_table is None:
+            # the first folio, and the PMD has no PTE table (filemap_map_pmd): it is
+            # installed only if "file_end >= folio_next_index(folio)"
+            if not mapping.shmem and folio.index + (1 << folio.order) > file_end:
+                why(f"first folio (index {folio.index}) reaches the file's last page: "
+                    "filemap_map_pmd is skipped, no PTE table to map into")
+                return 0
             pte_alloc(vmf)
         table = vmf.pte_table
         first = folio.index
         if not folio.order:
             # filemap_map_order0_folio(): the common case, one PTE for the one page
-            addr = vma.vm_start + ((first - vma.vm_pgoff) << 12)
+            addr = base + (first << 12)
             i = (addr >> 12) & 511
             if not table[i]:
                 table[i] = (folio.pfn << 12) | prot
@@ -381,7 +381,6 @@ def filemap_map_pages(vmf: VmFault, start_pgoff: int, end_pgoff: int) -> int:
                 rss += 1
                 if addr == vmf.address:
                     ret = VM_FAULT_NOPAGE
-            folio = next_uptodate_folio(mapping, first + 1, end_pgoff)
             continue
         # filemap_map_folio_range(): the pages of a large folio
         last = first + folio.nr_pages - 1
@@ -390,12 +389,12 @@ def filemap_map_pages(vmf: VmFault, start_pgoff: int, end_pgoff: int) -> int:
             why(f"kernel 6.12: only the window's pages of the {folio.nr_pages}-page folio")
         elif first >= vma_first and last <= vma_last and \
                 (last < file_end or mapping.shmem):
-            fstart = vma.vm_start + ((first - vma.vm_pgoff) << 12)
+            fstart = base + (first << 12)
             if fstart & ~0x1FFFFF == table_base and \
                     (fstart + (folio.nr_pages << 12) - 1) & ~0x1FFFFF == table_base:
                 lo, hi = first, last
         for idx in range(lo, hi + 1):
-            addr = vma.vm_start + ((idx - vma.vm_pgoff) << 12)
+            addr = base + (idx << 12)
             i = (addr >> 12) & 511
             if table[i]:
                 continue
@@ -405,7 +404,6 @@ def filemap_map_pages(vmf: VmFault, start_pgoff: int, end_pgoff: int) -> int:
             rss += 1
             if addr == vmf.address:
                 ret = VM_FAULT_NOPAGE
-        folio = next_uptodate_folio(mapping, last + 1, end_pgoff)
     mm.rss_stat[counter] += rss                 # add_mm_counter(), once for the window
     ra = mapping.ra
     ra.mmap_miss = max(0, ra.mmap_miss - rss)

@@ -109,11 +109,12 @@ def do_fault_around(vmf: VmFault) -> int:
     vma_pages = (vma.vm_end - vma.vm_start) >> 12
     from_pte = max(pte_off & ~(nr_pages - 1), pte_off - min(pte_off, vma_off))
     to_pte = min(from_pte + nr_pages, pt.PTRS_PER_TABLE, pte_off + vma_pages - vma_off) - 1
-    why(f"window: PTEs {from_pte}..{to_pte} of the table (file index "
-        f"{vmf.pgoff + from_pte - pte_off}..{vmf.pgoff + to_pte - pte_off})")
+    start_pgoff = vmf.pgoff + from_pte - pte_off
+    end_pgoff = vmf.pgoff + to_pte - pte_off
+    why(f"window: PTEs {from_pte}..{to_pte} of the table (file index {start_pgoff}..{end_pgoff})")
     if vmf.pmd_table[vmf.pmd_index] is None and vmf.prealloc_pte is None:
         vmf.prealloc_pte = [0] * 512
-    return vma.vm_ops.map_pages(vmf, vmf.pgoff + from_pte - pte_off, vmf.pgoff + to_pte - pte_off)
+    return vma.vm_ops.map_pages(vmf, start_pgoff, end_pgoff)
 
 
 def vmf_can_call_fault(vmf: VmFault) -> int:
