@@ -91,20 +91,26 @@ class CallPath(Sequence):
 
 Frames = Union[CallPath, tuple[CallFrame, ...]]
 _PATH_CACHE: dict[tuple, tuple[CallPath, Optional[str]]] = {}
+_last: tuple[list, tuple[CallPath, Optional[str]]] = ([], (CallPath(()), None))
 
 
 def path_of(raw: list) -> tuple[CallPath, Optional[str]]:
     """A raw fault record → (its CallPath, the decider when no signal was sent).
 
     Most faults repeat an earlier one exactly (every first write to anonymous memory),
-    so equal records share one CallPath, decoded at most once. A record whose why
-    texts name an index (fault-around's window) is new on every fault."""
+    so equal records share one CallPath, decoded at most once. Most often it is the
+    record just before, which one list comparison finds. A record whose why texts
+    name an index (fault-around's window) is new on every fault."""
+    global _last
+    if raw == _last[0]:
+        return _last[1]
     key = tuple(raw)
     hit = _PATH_CACHE.get(key)
     if hit is None:
         if len(_PATH_CACHE) > 4096:
             _PATH_CACHE.clear()
         hit = _PATH_CACHE[key] = (CallPath(key), handler_of(key))
+    _last = (raw, hit)
     return hit
 
 
