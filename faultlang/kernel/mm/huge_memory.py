@@ -20,7 +20,7 @@ from typing import Optional
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import (
     FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, VM_FAULT_FALLBACK, VM_WRITE, Folio, MmStruct, Vma,
-    VmFault, vma_is_anonymous,
+    VmFault, vma_is_anonymous, PageAnonExclusive,
 )
 from faultlang.kernel.include.linux.pgtable import HPAGE_PMD_NR, PMD_SIZE
 from faultlang.kernel.trace import kfunc, why
@@ -269,7 +269,7 @@ def do_huge_pmd_wp_page(vmf: VmFault, entry: int) -> int:
         return VM_FAULT_FALLBACK
     folio = mm.system.phys.page_folio((entry & pt.PFN_MASK) >> 12)
     if folio is not None and folio.anon:
-        if 0 in folio.exclusive:
+        if PageAnonExclusive(folio):
             why("PageAnonExclusive: reuse the THP")
             return huge_pmd_reuse(vmf, entry)
         if folio.swapcache:
@@ -279,7 +279,7 @@ def do_huge_pmd_wp_page(vmf: VmFault, entry: int) -> int:
             why("only this PMD maps the THP: reuse it")
             from faultlang.kernel.mm.rmap import folio_move_anon_rmap
             folio_move_anon_rmap(folio, vma)
-            folio.exclusive = set(range(folio.nr_pages))
+            folio.exclusive = (1 << folio.nr_pages) - 1     # every page PageAnonExclusive
             return huge_pmd_reuse(vmf, entry)
         why(f"THP shared ({folio.mapcount} mappings): split, COW per 4 KiB")
     _split_huge_pmd(vma, vmf.pmd_table, vmf.pmd_index, haddr)
@@ -409,7 +409,7 @@ def copy_huge_pmd(dst_vma: Vma, src_vma: Vma, addr: int) -> int:
         return 1
     folio = src_vma.vm_mm.system.phys.page_folio((entry & pt.PFN_MASK) >> 12)
     if folio is not None:
-        folio.exclusive.clear()
+        folio.exclusive = 0
         folio.mapcount += HPAGE_PMD_NR
         folio.refcount += HPAGE_PMD_NR
         dst_vma.vm_mm.rss_stat[MM_ANONPAGES] += HPAGE_PMD_NR
@@ -441,7 +441,7 @@ def change_huge_pmd(vma: Vma, start: int, end: int) -> int:
             if vma.vm_flags & 0x8:          # VM_SHARED
                 if entry & pt._PAGE_DIRTY:
                     new |= pt._PAGE_RW
-            elif folio is not None and folio.anon and 0 in folio.exclusive:
+            elif folio is not None and folio.anon and PageAnonExclusive(folio):
                 new |= pt._PAGE_RW
         if new != entry:
             pmd[i] = new

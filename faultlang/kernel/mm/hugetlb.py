@@ -24,7 +24,7 @@ from typing import Optional
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import (
     FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, VM_SHARED, VM_WRITE, Folio,
-    MmStruct, Vma, VmFault,
+    MmStruct, Vma, VmFault, PageAnonExclusive,
 )
 from faultlang.kernel.include.linux.pgtable import HPAGE_PMD_NR, PMD_MASK, PMD_SIZE
 from faultlang.kernel.trace import kfunc, why
@@ -222,7 +222,7 @@ def free_huge_folio(system, folio: Folio) -> None:
     """free_huge_folio(): the last reference is gone; back on the pool's free list."""
     folio.anon = False
     folio.mapping = None
-    folio.exclusive.clear()
+    folio.exclusive = 0
     folio.mapcount = 0
     folio.refcount = 0
     folio.dirty = False
@@ -336,9 +336,9 @@ def hugetlb_wp(vmf: VmFault) -> int:
     system = vma.vm_mm.system
     entry = vmf.pmd_table[vmf.pmd_index]
     old = system.phys.page_folio((entry & pt.PFN_MASK) >> 12)
-    if old.anon and (0 in old.exclusive or old.refcount == old.mapcount == HPAGE_PMD_NR):
+    if old.anon and (PageAnonExclusive(old) or old.refcount == old.mapcount == HPAGE_PMD_NR):
         why("anonymous huge page exclusive to this mapping: reuse it")
-        old.exclusive = set(range(HPAGE_PMD_NR))
+        old.exclusive = (1 << HPAGE_PMD_NR) - 1     # every page PageAnonExclusive
         old.mapping = vma.anon_vma
         if not vmf.flags & FAULT_FLAG_UNSHARE:
             vmf.pmd_table[vmf.pmd_index] = entry | pt._PAGE_ACCESSED | pt._PAGE_DIRTY | (
@@ -430,7 +430,7 @@ def copy_hugetlb_page_range(dst_vma: Vma, src_vma: Vma) -> int:
         folio = system.phys.page_folio((entry & pt.PFN_MASK) >> 12)
         if folio is not None:
             if folio.anon:
-                folio.exclusive.clear()
+                folio.exclusive = 0
             folio.mapcount += HPAGE_PMD_NR
             folio.refcount += HPAGE_PMD_NR
         if cow:

@@ -19,7 +19,7 @@ from faultlang.kernel.include.linux.mm_types import (
     VM_FAULT_ERROR, VM_FAULT_MAJOR, VM_FAULT_NOPAGE, VM_FAULT_OOM, VM_FAULT_RETRY,
     VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_EXEC, VM_MAYSHARE, VM_MAYWRITE, VM_SHARED,
     VM_WRITE, VM_ACCESS_FLAGS, AnonVma, Folio, MmStruct, Vma, VmFault, is_cow_mapping, vma_is_accessible,
-    vma_is_anonymous,
+    vma_is_anonymous, PageAnonExclusive, SetPageAnonExclusive,
 )
 from faultlang.kernel.mm.huge_memory import anon_mthp_orders, thp_vma_allowable_pmd
 from faultlang.kernel.mm.page_alloc import alloc_pages
@@ -422,8 +422,8 @@ def do_wp_page(vmf: VmFault) -> int:
         return wp_page_shared(vmf, folio)
     if folio is not None and folio.anon:
         page = ((pte & pt.PFN_MASK) >> 12) - folio.pfn
-        if page in folio.exclusive or wp_can_reuse_anon_folio(folio, vma):
-            folio.exclusive.add(page)
+        if PageAnonExclusive(folio, page) or wp_can_reuse_anon_folio(folio, vma):
+            SetPageAnonExclusive(folio, page)
             if vmf.flags & FAULT_FLAG_UNSHARE:
                 return 0
             why("anonymous page exclusive to this process: reuse it")

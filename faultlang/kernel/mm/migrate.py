@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from faultlang.kernel.include.linux import pgtable as pt
-from faultlang.kernel.include.linux.mm_types import Folio, Vma
+from faultlang.kernel.include.linux.mm_types import Folio, Vma, ClearPageAnonExclusive, PageAnonExclusive, SetPageAnonExclusive
 from faultlang.kernel.mm.rmap import maps_folio, rmap_walk
 from faultlang.kernel.trace import kfunc, why
 
@@ -95,7 +95,7 @@ def try_to_migrate(system: Any, folio: Folio) -> int:
         pte = table[i]
         if pte & pt._PAGE_RW:
             kind = pt.SWP_MIGRATION_WRITE
-        elif folio.anon and 0 in folio.exclusive:
+        elif folio.anon and PageAnonExclusive(folio):
             kind = pt.SWP_MIGRATION_READ_EXCLUSIVE
         else:
             kind = pt.SWP_MIGRATION_READ
@@ -111,7 +111,7 @@ def try_to_migrate(system: Any, folio: Folio) -> int:
         folio_remove_rmap_ptes(folio)
         folio_put(system.phys, folio)
     if folio.anon:
-        folio.exclusive.discard(0)       # kept in the entry; remove_migration_pte restores it
+        ClearPageAnonExclusive(folio)     # kept in the entry; remove_migration_pte restores it
     why(f"{len(slots)} PTE{'s' if len(slots) != 1 else ''} → migration entries (" +
         ", ".join(f"{n} {w}" for w, n in zip(("readable", "readable-exclusive", "writable"),
                                             kinds.values()) if n) + ")" if slots else
@@ -142,7 +142,7 @@ def remove_migration_ptes(system: Any, src: Folio, dst: Folio) -> int:
         if entry & pt._PAGE_UFFD_WP:
             pte = (pte | pt._PAGE_UFFD_WP) & ~pt._PAGE_RW        # pte_mkuffd_wp
         if dst.anon and kind != pt.SWP_MIGRATION_READ:
-            dst.exclusive.add(0)         # RMAP_EXCLUSIVE
+            SetPageAnonExclusive(dst)         # RMAP_EXCLUSIVE
         table[i] = pte
         dst.mapcount += 1                # folio_add_{anon,file}_rmap_pte
         folio_get(dst)
@@ -212,7 +212,7 @@ def migrate_folio_move(system: Any, m: Migration) -> Folio:
             setattr(dst, slot, getattr(src, slot))
     dst.refcount = _cached(src)          # the cache's reference moves with its entry
     dst.mapcount = 0
-    dst.exclusive = set(src.exclusive)
+    dst.exclusive = src.exclusive
     if src.swapcache:
         system.swap.cache[src.private] = dst
     elif not src.anon:

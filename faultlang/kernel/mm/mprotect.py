@@ -9,7 +9,7 @@ R → RW round trip does not fault.
 from __future__ import annotations
 
 from faultlang.kernel.include.linux import pgtable as pt
-from faultlang.kernel.include.linux.mm_types import VM_SHARED, VM_WRITE, MmStruct, Vma
+from faultlang.kernel.include.linux.mm_types import VM_SHARED, VM_WRITE, MmStruct, Vma, PageAnonExclusive
 from faultlang.kernel.mm.memory import vm_normal_folio, walk_pte_slots
 from faultlang.kernel.mm.mmap import check_range_mapped, mapped_prefix_end, isolate_range, merge_vmas, vma_set_prot
 from faultlang.kernel.trace import kfunc
@@ -41,7 +41,7 @@ def can_change_pte_writable(vma: Vma, pte: int) -> bool:
         folio = vm_normal_folio(vma.vm_mm, pte)
         if folio is None or not folio.anon:
             return False
-        return ((pte & pt.PFN_MASK) >> 12) - folio.pfn in folio.exclusive
+        return PageAnonExclusive(folio, ((pte & pt.PFN_MASK) >> 12) - folio.pfn)
     return bool(pte & pt._PAGE_DIRTY)
 
 

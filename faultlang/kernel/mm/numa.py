@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlang.kernel.include.linux import pgtable as pt
-from faultlang.kernel.include.linux.mm_types import VM_WRITE, Vma
+from faultlang.kernel.include.linux.mm_types import VM_WRITE, Vma, PageAnonExclusive
 from faultlang.kernel.trace import kfunc, why
 
 MEMORY_C = "mm/memory.c"
@@ -79,7 +79,7 @@ def do_numa_page(vmf: Any) -> int:
     # pte_modify(old, vm_page_prot): a shared writable mapping is writable again
     pte = (old & ~(pt._PAGE_PROTNONE | pt._PAGE_RW)) | pt._PAGE_PRESENT | vma.vm_page_prot
     if folio is not None and vma.vm_flags & VM_WRITE and folio.anon and folio.mapcount == 1 \
-            and 0 in folio.exclusive:
+            and PageAnonExclusive(folio):
         pte |= pt._PAGE_RW                 # can_change_pte_writable: exclusive anon page
     if folio is not None and not folio.order:
         target = numa_migrate_check(folio, vmf)

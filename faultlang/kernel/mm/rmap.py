@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from faultlang.kernel.include.linux import pgtable as pt
-from faultlang.kernel.include.linux.mm_types import AnonVma, Folio, Vma
+from faultlang.kernel.include.linux.mm_types import AnonVma, Folio, Vma, ClearPageAnonExclusive, PageAnonExclusive
 from faultlang.kernel.mm.page_alloc import free_folio
 
 
@@ -36,14 +36,7 @@ def folio_add_new_anon_rmap(folio: Folio, vma: Vma, address: int, exclusive: boo
         # becomes the first page's, the other pages' are taken here
         folio.refcount += nr - 1
     if exclusive:
-        # every page PageAnonExclusive; the new folio's set is empty, so it is filled in
-        # place rather than replaced (one allocation less per anonymous fault)
-        ex = folio.exclusive
-        ex.clear()
-        if nr == 1:
-            ex.add(0)
-        else:
-            ex.update(range(nr))
+        folio.exclusive = (1 << nr) - 1       # every page PageAnonExclusive
 
 
 def folio_add_anon_rmap_ptes(folio: Folio, nr: int = 1) -> None:
@@ -61,9 +54,9 @@ def folio_remove_rmap_ptes(folio: Folio, nr: int = 1) -> None:
 def folio_try_dup_anon_rmap_pte(folio: Folio, page: int) -> bool:
     """fork: share an anon page with the child. Fails for an exclusive page that may be
     DMA-pinned (the caller then copies it); otherwise PageAnonExclusive is cleared."""
-    if page in folio.exclusive and folio.pincount:
+    if PageAnonExclusive(folio, page) and folio.pincount:
         return False
-    folio.exclusive.discard(page)
+    ClearPageAnonExclusive(folio, page)
     folio.mapcount += 1
     return True
 

@@ -21,7 +21,7 @@ from typing import Optional
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import (
     FAULT_FLAG_ALLOW_RETRY, FAULT_FLAG_TRIED, FAULT_FLAG_WRITE, VM_FAULT_MAJOR,
-    VM_FAULT_OOM, VM_FAULT_RETRY, VM_FAULT_SIGBUS, VM_WRITE, Folio, Vma, VmFault,
+    VM_FAULT_OOM, VM_FAULT_RETRY, VM_FAULT_SIGBUS, VM_WRITE, Folio, Vma, VmFault, SetPageAnonExclusive,
 )
 from faultlang.kernel.mm.page_alloc import alloc_pages
 from faultlang.kernel.mm.swapfile import (
@@ -270,7 +270,7 @@ def do_swap_page_entry(vmf: VmFault) -> int:
     else:
         folio.mapcount += 1
         if exclusive:
-            folio.exclusive.add(0)
+            SetPageAnonExclusive(folio)
             folio.mapping = vma.anon_vma
     mm.rss_stat[MM_ANONPAGES] += 1
     mm.rss_stat[MM_SWAPENTS] -= 1

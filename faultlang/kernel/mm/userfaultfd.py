@@ -22,7 +22,7 @@ from typing import Optional
 from faultlang.errors import SimulatorBug
 from faultlang.kernel.include.linux import pgtable as pt
 from faultlang.kernel.include.linux.mm_types import (
-    VM_SHARED, VM_WRITE, AnonVma, Vma, vma_is_anonymous,
+    VM_SHARED, VM_WRITE, AnonVma, Vma, vma_is_anonymous, PageAnonExclusive,
 )
 from faultlang.kernel.mm.memory import (
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, pmd_table_of, walk_pte_slots,
@@ -344,7 +344,7 @@ def move_pages_pte(mm, dst_vma: Vma, src_vma: Vma, dst_addr: int, src_addr: int,
             dst_table[di] = (pfn << 12) | pt._PAGE_SPECIAL | (dst_vma.vm_page_prot & ~pt._PAGE_RW)
             return
         folio = system.phys.page_folio(pfn) if not pte & pt._PAGE_SPECIAL else None
-        if folio is None or not folio.anon or pfn - folio.pfn not in folio.exclusive:
+        if folio is None or not folio.anon or not PageAnonExclusive(folio, pfn - folio.pfn):
             raise _err("EBUSY", f"the page at {src_addr:#x} is not exclusive to this mm")
         if folio.order or folio.pincount:
             raise _err("EBUSY", f"the page at {src_addr:#x} is a large or pinned folio")
@@ -437,7 +437,7 @@ def _can_change_pte_writable(vma: Vma, pte: int) -> bool:
     if not vma.vm_flags & VM_SHARED:
         folio = vma.vm_mm.system.phys.page_folio((pte & pt.PFN_MASK) >> 12)
         return folio is not None and folio.anon and \
-            ((pte & pt.PFN_MASK) >> 12) - folio.pfn in folio.exclusive
+            PageAnonExclusive(folio, ((pte & pt.PFN_MASK) >> 12) - folio.pfn)
     return bool(vma.vm_page_prot & pt._PAGE_RW or pte & pt._PAGE_DIRTY)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlang.kernel.include.linux import pgtable as pt
-from faultlang.kernel.include.linux.mm_types import Folio, Vma
+from faultlang.kernel.include.linux.mm_types import Folio, Vma, ClearPageAnonExclusive, PageAnonExclusive
 from faultlang.kernel.mm.page_alloc import free_folio
 from faultlang.kernel.mm.rmap import maps_folio, rmap_walk
 from faultlang.kernel.mm.swapfile import delete_from_swap_cache, folio_alloc_swap
@@ -113,7 +113,7 @@ def try_to_unmap(system: Any, folio: Folio, ptes: list) -> bool:
             mm.rss_stat[MM_ANONPAGES] -= 1
         elif folio.anon:
             off = folio.private
-            table[i] = pt.swp_entry_pte(si.type, off, 0 in folio.exclusive) | \
+            table[i] = pt.swp_entry_pte(si.type, off, PageAnonExclusive(folio)) | \
                 (pte & (pt._PAGE_SOFT_DIRTY | pt._PAGE_UFFD_WP))
             si.swap_map[off] += 1
             mm.rss_stat[MM_ANONPAGES] -= 1
@@ -125,7 +125,7 @@ def try_to_unmap(system: Any, folio: Folio, ptes: list) -> bool:
                         else MM_FILEPAGES] -= 1
         folio.mapcount -= 1
         folio.refcount -= 1
-    folio.exclusive.discard(0)
+    ClearPageAnonExclusive(folio)
     return True
 
 

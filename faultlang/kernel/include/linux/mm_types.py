@@ -155,8 +155,8 @@ class Folio:
         self.refcount = 1
         self.mapcount = 0
         self.anon = False
-        # PageAnonExclusive, per page of the folio: a set of page offsets.
-        self.exclusive: set[int] = set()
+        # PageAnonExclusive, per page of the folio: bit k for page k (PageAnonExclusive())
+        self.exclusive = 0
         self.mapping: Any = None     # struct anon_vma or struct address_space
         self.index = 0               # page offset in the file, or linear page index
         self.dirty = False
@@ -227,6 +227,20 @@ class Vma:
         new.uffd = self.uffd
         new.vm_private_data = self.vm_private_data
         return new
+
+
+def PageAnonExclusive(folio: Folio, page: int = 0) -> bool:
+    """PageAnonExclusive(): page `page` of an anonymous folio is mapped by one mm only,
+    so a write may reuse it without COW (and fork must not share it when pinned)."""
+    return bool(folio.exclusive >> page & 1)
+
+
+def SetPageAnonExclusive(folio: Folio, page: int = 0) -> None:
+    folio.exclusive |= 1 << page
+
+
+def ClearPageAnonExclusive(folio: Folio, page: int = 0) -> None:
+    folio.exclusive &= ~(1 << page)
 
 
 def vma_is_anonymous(vma: Vma) -> bool:
