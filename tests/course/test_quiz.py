@@ -85,19 +85,15 @@ def test_every_kind_of_question_is_asked_by_some_topic() -> None:
 
 
 @pytest.mark.parametrize("topic", sorted(TOPICS))
-def test_solved_quizzes_match_their_goldens(topic: str, update_golden: bool) -> None:
+def test_solved_quizzes_match_their_goldens(topic: str, golden_file) -> None:
     """Several seeds per topic, as `--solve` text and as `--format json`: a change to a
     drawing rule, a question or an answer shows here as a diff to review."""
     text = "".join(f"$ faultlang quiz --topic {topic} --seed {seed} --solve\n"
                    + quiz_output(topic, seed, True) for seed in GOLDEN_SEEDS)
     data = [json.loads(quiz_output(topic, seed, True, "json")) for seed in GOLDEN_SEEDS]
     data_text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-    for golden, actual in ((GOLDENS / f"{topic}.txt", text),
-                           (GOLDENS / f"{topic}.json", data_text)):
-        if update_golden:
-            golden.parent.mkdir(exist_ok=True)
-            golden.write_text(actual, encoding="utf-8")
-        assert golden.read_text(encoding="utf-8") == actual, golden.name
+    golden_file(GOLDENS / f"{topic}.txt", text)
+    golden_file(GOLDENS / f"{topic}.json", data_text)
 
 
 def test_the_issue_s_questions_have_the_engine_s_answers() -> None:

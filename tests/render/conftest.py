@@ -39,17 +39,6 @@ def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def golden(update_golden: bool) -> Callable[[str, str], None]:
+def golden(golden_file: Callable[[Path, str], None]) -> Callable[[str, str], None]:
     """golden(name, text): assert text equals golden/<name>.txt (or rewrite it)."""
-
-    def check(name: str, text: str) -> None:
-        path = GOLDEN_DIR / f"{name}.txt"
-        if update_golden:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            return
-        if not path.exists():
-            pytest.fail(f"missing golden file {path}; run pytest with --update-golden")
-        assert text == path.read_text(encoding="utf-8")
-
-    return check
+    return lambda name, text: golden_file(GOLDEN_DIR / f"{name}.txt", text)

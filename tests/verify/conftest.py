@@ -18,20 +18,9 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
 @pytest.fixture
-def golden(update_golden: bool) -> Callable[[str, str], None]:
+def golden(golden_file: Callable[[Path, str], None]) -> Callable[[str, str], None]:
     """golden(name, text): assert text equals golden/<name> (or rewrite it)."""
-
-    def check(name: str, text: str) -> None:
-        path = GOLDEN_DIR / name
-        if update_golden:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            return
-        if not path.exists():
-            pytest.fail(f"missing golden file {path}; run pytest with --update-golden")
-        assert text == path.read_text(encoding="utf-8")
-
-    return check
+    return lambda name, text: golden_file(GOLDEN_DIR / name, text)
 
 
 @pytest.fixture(scope="session")
