@@ -112,12 +112,29 @@ def mmu_pte_table(mm, address: int):
 
 def cpu_access(task: Task, address: int, op: str, value=None) -> AccessResult:
     """Run one load, store or instruction fetch; fault as often as the hardware would."""
+    task.pending_signal = None
+    task.mm.system.current = task
+    return execute(task, address, op, value, AccessResult())
+
+
+def cpu_reexecute(task: Task, address: int, op: str, value, result: AccessResult) -> AccessResult:
+    """A blocked access whose fault was resumed (fault.resume_user_addr_fault): the
+    instruction runs again, faulting as often as the hardware would."""
+    if task.pending_signal is not None:
+        result.signal = task.pending_signal
+        return result
+    if task.uffd_wait is not None:
+        result.blocked = True
+        return result
+    return execute(task, address, op, value, result)
+
+
+def execute(task: Task, address: int, op: str, value, result: AccessResult) -> AccessResult:
+    """The instruction runs; each #PF goes to exc_page_fault and the instruction runs
+    again, until it completes, a signal is pending or the task sleeps in the kernel."""
     mm = task.mm
     access = ACCESS_CODES[op]
     regs = USER_REGS if access & X86_PF_USER else KERNEL_REGS
-    result = AccessResult()
-    task.pending_signal = None
-    mm.system.current = task
     for _ in range(MAX_REEXECUTE):
         code = mmu_access(mm, address, access, value)
         if code < 0:
@@ -131,34 +148,6 @@ def cpu_access(task: Task, address: int, op: str, value=None) -> AccessResult:
             result.signal = task.pending_signal
             return result
         if task.uffd_wait is not None:          # asleep in handle_userfault
-            result.blocked = True
-            return result
-    raise SimulatorBug(f"access to {address:#x} still faults after {MAX_REEXECUTE} faults")
-
-
-def cpu_reexecute(task: Task, address: int, op: str, value, result: AccessResult) -> AccessResult:
-    """A blocked access whose fault was resumed (fault.resume_user_addr_fault): the
-    instruction runs again, faulting as often as the hardware would."""
-    mm = task.mm
-    access = ACCESS_CODES[op]
-    regs = USER_REGS if access & X86_PF_USER else KERNEL_REGS
-    if task.pending_signal is not None:
-        result.signal = task.pending_signal
-        return result
-    if task.uffd_wait is not None:
-        result.blocked = True
-        return result
-    for _ in range(MAX_REEXECUTE):
-        code = mmu_access(mm, address, access, value)
-        if code < 0:
-            result.value = value if access & X86_PF_WRITE else mmu_read(mm, address)
-            return result
-        result.faults += 1
-        result.ret = exc_page_fault(task, regs, code, address)
-        if task.pending_signal is not None:
-            result.signal = task.pending_signal
-            return result
-        if task.uffd_wait is not None:
             result.blocked = True
             return result
     raise SimulatorBug(f"access to {address:#x} still faults after {MAX_REEXECUTE} faults")
