@@ -97,23 +97,29 @@ def test_a_page_outside_its_mapping_is_caught_before_anything_runs(
     assert len(session.statements) == 1
 
 
-def test_an_engine_error_leaves_the_machine_as_it_was(session: ReplSession, type_: Type,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    type_("map heap anon size 64K")
-    type_("write heap[0]")
-    before = counters(session)
+def fail_on_page(session: ReplSession, monkeypatch: pytest.MonkeyPatch, nth: int,
+                 error: BaseException) -> None:
+    """The engine raises `error` at the nth page accessed from now on (and at every later one)."""
     runner = session.runner
     assert runner is not None
     real = runner.machine.access_one  # type: ignore[union-attr]
     calls = []
 
-    def fails_on_the_third_page(*args: object, **kwargs: object) -> object:
+    def access_one(*args: object, **kwargs: object) -> object:
         calls.append(1)
-        if len(calls) == 3:
-            raise ScenarioError("an engine error part-way", "nothing to do")
+        if len(calls) >= nth:
+            raise error
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner.machine, "access_one", fails_on_the_third_page)
+    monkeypatch.setattr(runner.machine, "access_one", access_one)
+
+
+def test_an_engine_error_leaves_the_machine_as_it_was(session: ReplSession, type_: Type,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    type_("map heap anon size 64K")
+    type_("write heap[0]")
+    before = counters(session)
+    fail_on_page(session, monkeypatch, 3, ScenarioError("an engine error part-way", "nothing to do"))
     out = type_("write heap[1..8]")
     assert "error: an engine error part-way" in out
     assert counters(session) == before and len(session.statements) == 2
@@ -176,18 +182,7 @@ def test_ctrl_c_during_a_statement_restores_the_state_before_it(
     type_("map heap anon size 64K")
     type_("write heap[0..4]")
     before = counters(session)
-    runner = session.runner
-    assert runner is not None
-    real = runner.machine.access_one  # type: ignore[union-attr]
-    calls = []
-
-    def interrupted_after_two_pages(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(runner.machine, "access_one", interrupted_after_two_pages)
+    fail_on_page(session, monkeypatch, 3, KeyboardInterrupt())
     result = session.execute("write heap[4..16]")
     assert result.interrupted
     assert "interrupted: line 3 stopped part-way and was undone" in result.text()
